@@ -1,0 +1,126 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Canary computes KPIs declared as versioned specs over Parquet data products.
+///
+/// Run it inside a project (a folder with canary.yaml, or below one), or point at one with
+/// --project. Results go to stdout; logs, progress and diagnostics go to stderr.
+#[derive(Debug, Parser)]
+#[command(name = "canary", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Project folder (default: the nearest folder upwards holding canary.yaml).
+    #[arg(long, short = 'p', global = true, value_name = "DIR", env = "CANARY_PROJECT")]
+    pub project: Option<PathBuf>,
+
+    /// When to color stderr: auto honours NO_COLOR and whether stderr is a terminal.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new project with sample data, specs and KPIs that work as they are.
+    Init {
+        /// Folder to create (must not exist, or be empty).
+        dir: PathBuf,
+    },
+    /// Check the specs and the data they describe; print every problem at once.
+    ///
+    /// Exit code 1 when there are problems.
+    Validate {
+        /// Extra contract or KPI files to check as if they were part of the project.
+        #[arg(value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Diagnostics as text or as JSON.
+        #[arg(long, value_enum, default_value_t = DiagFormat::Text)]
+        format: DiagFormat,
+    },
+    /// List the project's KPIs, products or dimensions.
+    List {
+        #[arg(value_enum)]
+        what: ListWhat,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Compute KPIs and print them.
+    Compute {
+        #[command(flatten)]
+        query: QueryArgs,
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Write to this file instead of stdout (required for parquet on a terminal).
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Show how KPIs are computed: the logical plan, the optimized plan, or SQL.
+    Explain {
+        #[command(flatten)]
+        query: QueryArgs,
+        /// Print the optimized plan instead of the plan as built.
+        #[arg(long)]
+        optimized: bool,
+        /// Print SQL (through DataFusion's unparser) instead of a plan.
+        #[arg(long)]
+        sql: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// KPI ids, in output order; `@TAG` selects every KPI with that tag.
+    #[arg(required = true, value_name = "KPI")]
+    pub kpis: Vec<String>,
+    /// Time grain of the `period` column: hour, day, week, month, quarter, year.
+    #[arg(long, short = 'g')]
+    pub grain: Option<String>,
+    /// Dimension to drill down by (repeatable): `channel` or `customers.segment`.
+    #[arg(long = "by", short = 'b', value_name = "DIM")]
+    pub by: Vec<String>,
+    /// SQL condition over dimensions and columns, applied before aggregation.
+    #[arg(long = "where", short = 'w', value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Start of the range, inclusive (YYYY-MM-DD, YYYY-MM or RFC 3339, UTC).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// End of the range, exclusive.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Tenant whose rows are read; other tenants' rows are never seen.
+    #[arg(long)]
+    pub tenant: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListWhat {
+    Kpis,
+    Products,
+    Dimensions,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+    Parquet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiagFormat {
+    Text,
+    Json,
+}

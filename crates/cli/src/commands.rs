@@ -1,0 +1,328 @@
+//! What each subcommand does, and the one place errors become exit codes.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use canary_core::model::parse_instant;
+use canary_core::validate::find_project_root;
+use canary_core::{CanaryError, Diagnostic, Engine, Grain, Query};
+use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+use crate::args::{Cli, Command, DiagFormat, Format, ListWhat, QueryArgs};
+use crate::output::{self, Style};
+use crate::progress::Progress;
+use crate::{exit, init, report};
+
+pub async fn run(cli: Cli, style: &Style) -> u8 {
+    let result = match cli.command {
+        Command::Init { dir } => init::run(&dir).map(|()| exit::OK),
+        command => match project_root(cli.project.as_deref()) {
+            Ok(root) => dispatch(command, &root, style).await,
+            Err(e) => Err(e),
+        },
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => fail(style, e),
+    }
+}
+
+/// Map an error to output and an exit code; the only place that does.
+fn fail(style: &Style, err: CanaryError) -> u8 {
+    match err {
+        CanaryError::Spec(diags) => {
+            print_diagnostics(style, &diags, &mut std::io::stderr().lock());
+            exit::FINDINGS
+        }
+        CanaryError::Query { message, hint } => {
+            report(style, &message, hint.as_deref());
+            exit::ERROR
+        }
+        other => {
+            report(style, &other.to_string(), None);
+            exit::ERROR
+        }
+    }
+}
+
+fn print_diagnostics(style: &Style, diags: &[Diagnostic], out: &mut dyn Write) {
+    for d in diags {
+        let _ = writeln!(
+            out,
+            "{}: {}[{}]: {}",
+            style.location(&d.location.to_string()),
+            style.error("error"),
+            d.code,
+            d.message
+        );
+        if let Some(h) = &d.hint {
+            let _ = writeln!(out, "  {}: {h}", style.hint("hint"));
+        }
+    }
+    let n = diags.len();
+    let _ = writeln!(out, "{n} problem{} found", if n == 1 { "" } else { "s" });
+}
+
+fn project_root(explicit: Option<&Path>) -> Result<PathBuf, CanaryError> {
+    match explicit {
+        Some(dir) => {
+            if dir.join(canary_core::validate::PROJECT_FILE).is_file() {
+                Ok(dir.to_path_buf())
+            } else {
+                Err(CanaryError::query_hint(
+                    format!("`{}` holds no canary.yaml", dir.display()),
+                    "create a project with `canary init DIR`",
+                ))
+            }
+        }
+        None => {
+            let cwd = std::env::current_dir().map_err(|e| CanaryError::Io {
+                path: ".".into(),
+                source: e,
+            })?;
+            find_project_root(&cwd).ok_or_else(|| {
+                CanaryError::query_hint(
+                    "no canary.yaml here or in any parent folder",
+                    "pass --project DIR, or create a project with `canary init DIR`",
+                )
+            })
+        }
+    }
+}
+
+async fn dispatch(command: Command, root: &Path, style: &Style) -> Result<u8, CanaryError> {
+    match command {
+        Command::Init { .. } => Ok(exit::OK),
+        Command::Validate { files, format } => validate(root, &files, format, style).await,
+        Command::List { what, format } => {
+            let engine = Engine::open(root).await?;
+            let (schema, batch) = listing(&engine, what);
+            emit(&schema, &[batch], format, None, None)?;
+            Ok(exit::OK)
+        }
+        Command::Compute { query, format, output } => {
+            let engine = Engine::open(root).await?;
+            let q = build_query(&engine, &query)?;
+            if format == Format::Parquet && output.is_none() && std::io::stdout().is_terminal() {
+                return Err(CanaryError::query_hint(
+                    "Parquet is binary and stdout is a terminal",
+                    "pass --output FILE, or redirect stdout",
+                ));
+            }
+            let progress = Progress::start(format!(
+                "computing {} KPI{}",
+                q.kpis.len(),
+                if q.kpis.len() == 1 { "" } else { "s" }
+            ));
+            let result = engine.compute(&q).await;
+            progress.finish();
+            let result = result?;
+            emit(&result.schema, &result.batches, format, q.grain, output.as_deref())?;
+            Ok(exit::OK)
+        }
+        Command::Explain { query, optimized, sql } => {
+            let engine = Engine::open(root).await?;
+            let q = build_query(&engine, &query)?;
+            let e = engine.explain(&q).await?;
+            let text = if sql {
+                e.sql
+                    .map_err(|m| CanaryError::query(format!("this plan cannot be written as SQL: {m}")))?
+            } else if optimized {
+                e.optimized
+            } else {
+                e.logical
+            };
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{text}").map_err(|e| io_err("stdout", e))?;
+            Ok(exit::OK)
+        }
+    }
+}
+
+async fn validate(root: &Path, files: &[PathBuf], format: DiagFormat, style: &Style) -> Result<u8, CanaryError> {
+    let (diags, summary) = match Engine::open_with(root, files).await {
+        Ok(engine) => {
+            let p = engine.project();
+            (
+                Vec::new(),
+                format!("ok: {} products, {} KPIs", p.products.len(), p.kpis.len()),
+            )
+        }
+        Err(CanaryError::Spec(diags)) => (diags, String::new()),
+        Err(other) => return Err(other),
+    };
+    let mut out = std::io::stdout().lock();
+    match format {
+        DiagFormat::Json => {
+            let json = serde_json::to_string_pretty(&diags).map_err(|e| CanaryError::internal(e.to_string()))?;
+            writeln!(out, "{json}").map_err(|e| io_err("stdout", e))?;
+        }
+        DiagFormat::Text if diags.is_empty() => {
+            writeln!(out, "{summary}").map_err(|e| io_err("stdout", e))?;
+        }
+        DiagFormat::Text => print_diagnostics(style, &diags, &mut out),
+    }
+    Ok(if diags.is_empty() { exit::OK } else { exit::FINDINGS })
+}
+
+fn build_query(engine: &Engine, args: &QueryArgs) -> Result<Query, CanaryError> {
+    let project = engine.project();
+    let mut kpis = Vec::new();
+    for k in &args.kpis {
+        match k.strip_prefix('@') {
+            Some(tag) => {
+                let tagged: Vec<String> = project
+                    .kpis
+                    .values()
+                    .filter(|kpi| kpi.tags.iter().any(|t| t == tag))
+                    .map(|kpi| kpi.id.clone())
+                    .collect();
+                if tagged.is_empty() {
+                    return Err(CanaryError::query(format!("no KPI has the tag `{tag}`")));
+                }
+                kpis.extend(tagged);
+            }
+            None => kpis.push(k.clone()),
+        }
+    }
+    let grain = args
+        .grain
+        .as_deref()
+        .map(|g| g.parse::<Grain>().map_err(CanaryError::query))
+        .transpose()?;
+    let instant = |s: &Option<String>| {
+        s.as_deref()
+            .map(|s| parse_instant(s).map_err(CanaryError::query))
+            .transpose()
+    };
+    Ok(Query {
+        kpis,
+        grain,
+        by: args.by.clone(),
+        filter: args.filter.clone(),
+        from: instant(&args.from)?,
+        to: instant(&args.to)?,
+        tenant: args.tenant.clone(),
+    })
+}
+
+fn emit(
+    schema: &datafusion::arrow::datatypes::SchemaRef,
+    batches: &[RecordBatch],
+    format: Format,
+    grain: Option<Grain>,
+    output: Option<&Path>,
+) -> Result<(), CanaryError> {
+    match output {
+        Some(path) => {
+            // Write next to the target, then rename: a failure never leaves half a file.
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io_err(&dir.display().to_string(), e))?;
+            output::write(schema, batches, format, grain, tmp.as_file_mut())
+                .map_err(|m| CanaryError::Data { message: m })?;
+            tmp.persist(path)
+                .map_err(|e| io_err(&path.display().to_string(), e.error))?;
+            Ok(())
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            output::write(schema, batches, format, grain, &mut out).map_err(|m| CanaryError::Data { message: m })
+        }
+    }
+}
+
+fn io_err(path: &str, source: std::io::Error) -> CanaryError {
+    CanaryError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn listing(engine: &Engine, what: ListWhat) -> (Arc<Schema>, RecordBatch) {
+    let p = engine.project();
+    let rows: (Vec<&str>, Vec<Vec<String>>) = match what {
+        ListWhat::Kpis => (
+            vec!["id", "type", "version", "unit", "direction", "target", "tags", "name"],
+            p.kpis
+                .values()
+                .map(|k| {
+                    vec![
+                        k.id.clone(),
+                        k.body.type_name().to_owned(),
+                        k.version.to_string(),
+                        k.unit.clone().unwrap_or_default(),
+                        serde_json::to_value(k.direction)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_default(),
+                        k.target.map(|t| t.to_string()).unwrap_or_default(),
+                        k.tags.join(","),
+                        k.name.clone().unwrap_or_default(),
+                    ]
+                })
+                .collect(),
+        ),
+        ListWhat::Products => (
+            vec![
+                "id",
+                "version",
+                "owner",
+                "columns",
+                "dimensions",
+                "measures",
+                "tenant_column",
+                "file",
+            ],
+            p.products
+                .values()
+                .map(|x| {
+                    vec![
+                        x.id.clone(),
+                        x.version.to_string(),
+                        x.owner.clone(),
+                        x.columns.len().to_string(),
+                        x.dimensions.len().to_string(),
+                        x.measures.len().to_string(),
+                        x.tenant_column.clone().unwrap_or_default(),
+                        x.file.clone(),
+                    ]
+                })
+                .collect(),
+        ),
+        ListWhat::Dimensions => (
+            vec!["dimension", "type", "granularity", "product", "description"],
+            p.products
+                .values()
+                .flat_map(|x| {
+                    x.dimensions.iter().map(move |(n, d)| {
+                        vec![
+                            format!("{}.{n}", x.id),
+                            format!("{:?}", d.kind).to_lowercase(),
+                            d.granularity.map(|g| g.to_string()).unwrap_or_default(),
+                            x.id.clone(),
+                            d.description.clone().unwrap_or_default(),
+                        ]
+                    })
+                })
+                .collect(),
+        ),
+    };
+    let (names, rows) = rows;
+    let schema = Arc::new(Schema::new(
+        names
+            .iter()
+            .map(|n| Field::new(*n, DataType::Utf8, false))
+            .collect::<Vec<_>>(),
+    ));
+    let columns: Vec<ArrayRef> = (0..names.len())
+        .map(|i| Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r[i].as_str()))) as ArrayRef)
+        .collect();
+    let batch = RecordBatch::try_new(Arc::clone(&schema), columns)
+        .unwrap_or_else(|_| RecordBatch::new_empty(Arc::clone(&schema)));
+    (schema, batch)
+}

@@ -1,0 +1,209 @@
+//! Diagnostics: what is wrong with a project, where, and how to fix it.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// A stable code per class of problem, so tools and tests can match on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Code {
+    /// The file is not valid YAML.
+    YamlSyntax,
+    /// A key the format does not know.
+    UnknownKey,
+    /// A required key is missing.
+    MissingKey,
+    /// A value of the wrong shape or type.
+    InvalidValue,
+    /// No file matched, or a file could not be read.
+    FileNotFound,
+    /// Two definitions share an id.
+    DuplicateId,
+    /// A name does not follow `[a-z][a-z0-9_]*`.
+    InvalidName,
+    /// A version is not `MAJOR.MINOR.PATCH`.
+    InvalidVersion,
+    /// A reference to a product that does not exist.
+    UnknownProduct,
+    /// A reference to a measure that does not exist.
+    UnknownMeasure,
+    /// A reference to a KPI that does not exist.
+    UnknownKpi,
+    /// A reference to a dimension that does not exist or cannot be reached.
+    UnknownDimension,
+    /// A reference to a column that is not in the contract.
+    UnknownColumn,
+    /// A reference to an entity that does not exist.
+    UnknownEntity,
+    /// Derived KPIs that depend on each other in a loop.
+    Cycle,
+    /// A granularity that is unknown or finer than the data allows.
+    InvalidGrain,
+    /// An expression that does not parse or type-check.
+    InvalidExpression,
+    /// An expression that uses something not allowed (subqueries, unknown functions, …).
+    DisallowedExpression,
+    /// A join that would repeat rows of a measure.
+    FanOutJoin,
+    /// A field that does not belong to the KPI's type, or a missing one that does.
+    KpiShape,
+    /// An aggregation option that is missing or out of range.
+    InvalidAggregation,
+    /// A contract column whose type differs from the data.
+    TypeMismatch,
+    /// A contract column the data does not have.
+    MissingColumn,
+    /// No data at a product's location.
+    MissingData,
+    /// A type name the contract format does not know.
+    UnknownType,
+    /// A window or offset that does not parse.
+    InvalidDuration,
+    /// Thresholds that contradict the KPI's direction.
+    InvalidThresholds,
+    /// A time dimension is needed but missing.
+    MissingTimeDimension,
+    /// Two dimensions reachable by different paths share a name.
+    AmbiguousReference,
+}
+
+impl Code {
+    /// The short code shown to users, e.g. `C0301`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::YamlSyntax => "C0101",
+            Code::UnknownKey => "C0102",
+            Code::MissingKey => "C0103",
+            Code::InvalidValue => "C0104",
+            Code::FileNotFound => "C0105",
+            Code::DuplicateId => "C0201",
+            Code::InvalidName => "C0202",
+            Code::InvalidVersion => "C0203",
+            Code::UnknownProduct => "C0301",
+            Code::UnknownMeasure => "C0302",
+            Code::UnknownKpi => "C0303",
+            Code::UnknownDimension => "C0304",
+            Code::UnknownColumn => "C0305",
+            Code::UnknownEntity => "C0306",
+            Code::AmbiguousReference => "C0307",
+            Code::Cycle => "C0401",
+            Code::InvalidGrain => "C0402",
+            Code::KpiShape => "C0403",
+            Code::InvalidAggregation => "C0404",
+            Code::InvalidDuration => "C0405",
+            Code::InvalidThresholds => "C0406",
+            Code::MissingTimeDimension => "C0407",
+            Code::InvalidExpression => "C0501",
+            Code::DisallowedExpression => "C0502",
+            Code::FanOutJoin => "C0601",
+            Code::UnknownType => "C0701",
+            Code::TypeMismatch => "C0702",
+            Code::MissingColumn => "C0703",
+            Code::MissingData => "C0704",
+        }
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a diagnostic points: a file and a 1-based line and column.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Location {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// One problem found in a project.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Diagnostic {
+    pub code: Code,
+    pub location: Location,
+    pub message: String,
+    /// How to fix it; lists the valid names when a name is unknown.
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(code: Code, location: Location, message: impl Into<String>) -> Self {
+        Diagnostic {
+            code,
+            location,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: error[{}]: {}", self.location, self.code, self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A hint naming the valid choices for an unknown name, closest first.
+pub fn did_you_mean<'a>(unknown: &str, valid: impl IntoIterator<Item = &'a str>) -> String {
+    let mut names: Vec<&str> = valid.into_iter().collect();
+    names.sort_unstable();
+    names.dedup();
+    if names.is_empty() {
+        return "there are none defined".to_owned();
+    }
+    let close = names
+        .iter()
+        .filter(|n| edit_distance(unknown, n) <= 2.max(unknown.len() / 3))
+        .min_by_key(|n| edit_distance(unknown, n));
+    let list = names.join(", ");
+    match close {
+        Some(c) => format!("did you mean `{c}`? valid names: {list}"),
+        None => format!("valid names: {list}"),
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn did_you_mean_suggests_the_closest_name() {
+        assert_eq!(
+            did_you_mean("revenu", ["orders", "revenue", "margin"]),
+            "did you mean `revenue`? valid names: margin, orders, revenue"
+        );
+        assert_eq!(did_you_mean("zzz", ["a_long_name"]), "valid names: a_long_name");
+        assert_eq!(did_you_mean("x", []), "there are none defined");
+    }
+}

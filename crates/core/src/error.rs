@@ -1,0 +1,75 @@
+//! The one error type of `canary-core`.
+
+use datafusion::error::DataFusionError;
+
+use crate::diagnostic::Diagnostic;
+
+/// Everything that can go wrong, split by who can fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum CanaryError {
+    /// The specs (or the data they describe) have problems; every one is listed.
+    #[error("the project has {} problem{}", .0.len(), if .0.len() == 1 { "" } else { "s" })]
+    Spec(Vec<Diagnostic>),
+
+    /// The query asks for something the project cannot answer.
+    #[error("{message}")]
+    Query { message: String, hint: Option<String> },
+
+    /// The data could not be read or processed.
+    #[error("data error: {message}")]
+    Data { message: String },
+
+    /// A file or folder could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A bug in Canary.
+    #[error("internal error (this is a bug, please report it): {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = CanaryError> = std::result::Result<T, E>;
+
+impl CanaryError {
+    pub fn query(message: impl Into<String>) -> Self {
+        CanaryError::Query {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn query_hint(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        CanaryError::Query {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        CanaryError::Internal(message.into())
+    }
+
+    /// An error from DataFusion while planning a validated query is a bug.
+    pub fn plan(err: DataFusionError) -> Self {
+        CanaryError::Internal(format!("planning failed: {err}"))
+    }
+
+    /// An error from DataFusion while running a plan: reading data, memory, or a bug.
+    pub fn execution(err: DataFusionError) -> Self {
+        match err.find_root() {
+            DataFusionError::ResourcesExhausted(m) => CanaryError::Data {
+                message: format!("out of memory: {m}; raise `settings.memory_limit`"),
+            },
+            DataFusionError::IoError(e) => CanaryError::Data { message: e.to_string() },
+            DataFusionError::ObjectStore(e) => CanaryError::Data { message: e.to_string() },
+            DataFusionError::ParquetError(e) => CanaryError::Data { message: e.to_string() },
+            DataFusionError::ArrowError(e, _) => CanaryError::Data { message: e.to_string() },
+            DataFusionError::Execution(m) => CanaryError::Data { message: m.clone() },
+            other => CanaryError::Internal(other.to_string()),
+        }
+    }
+}

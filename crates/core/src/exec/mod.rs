@@ -1,0 +1,176 @@
+//! Running plans in-process: the session, the opened catalog, results as Arrow.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::{SchemaRef, TimestampMicrosecondType};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::execution::context::{SessionConfig, SessionContext};
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::execute_stream;
+use futures::TryStreamExt;
+
+use crate::catalog::Catalog;
+use crate::error::{CanaryError, Result};
+use crate::model::Project;
+use crate::plan::{OutputColumn, PlannedQuery, Planner, Query};
+use crate::validate::{Origins, load_project_with};
+
+/// A project opened for querying: validated specs, checked data, one DataFusion session.
+pub struct Engine {
+    project: Project,
+    origins: Origins,
+    catalog: Catalog,
+    ctx: SessionContext,
+}
+
+/// Computed KPI values.
+#[derive(Debug, Clone)]
+pub struct QueryResult {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    /// Meaning of each column, in order.
+    pub columns: Vec<OutputColumn>,
+}
+
+impl QueryResult {
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+}
+
+/// Plans as text, for `explain`.
+#[derive(Debug, Clone)]
+pub struct Explanation {
+    pub logical: String,
+    pub optimized: String,
+    /// SQL for the optimized plan, through DataFusion's unparser.
+    pub sql: std::result::Result<String, String>,
+}
+
+impl Engine {
+    /// Open the project in `root`: validate the specs, then open and check the data.
+    /// Every problem found is returned at once as [`CanaryError::Spec`].
+    pub async fn open(root: &Path) -> Result<Engine> {
+        Self::open_with(root, &[]).await
+    }
+
+    /// Like [`Engine::open`], with extra spec files validated as part of the project.
+    pub async fn open_with(root: &Path, extra: &[std::path::PathBuf]) -> Result<Engine> {
+        let (project, origins) = load_project_with(root, extra).map_err(CanaryError::Spec)?;
+        let ctx = session(&project)?;
+        let catalog = Catalog::open(&project, &origins, &ctx).await?;
+        Ok(Engine {
+            project,
+            origins,
+            catalog,
+            ctx,
+        })
+    }
+
+    pub fn project(&self) -> &Project {
+        &self.project
+    }
+
+    pub fn origins(&self) -> &Origins {
+        &self.origins
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn session(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// The logical plan of a query (unoptimized, as built).
+    pub async fn plan(&self, query: &Query) -> Result<PlannedQuery> {
+        let mut planner = Planner::new(&self.project, &self.catalog, query)?;
+        let bounds = if planner.needs_bounds() {
+            let plan = planner.bounds_plan()?;
+            self.bounds(plan).await?
+        } else {
+            None
+        };
+        planner.plan(bounds)
+    }
+
+    async fn bounds(&self, plan: LogicalPlan) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>> {
+        let batches = self.run(plan).await?;
+        let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
+            return Ok(None);
+        };
+        let at = |i: usize| -> Option<DateTime<Utc>> {
+            let a = batch.column(i).as_primitive_opt::<TimestampMicrosecondType>()?;
+            if a.is_null(0) {
+                return None;
+            }
+            Utc.timestamp_micros(a.value(0)).single()
+        };
+        Ok(at(0).zip(at(1)))
+    }
+
+    /// Compute a query.
+    pub async fn compute(&self, query: &Query) -> Result<QueryResult> {
+        let planned = self.plan(query).await?;
+        let schema = Arc::new(planned.plan.schema().as_arrow().clone());
+        let batches = self.run(planned.plan).await?;
+        Ok(QueryResult {
+            schema,
+            batches,
+            columns: planned.columns,
+        })
+    }
+
+    /// Run a logical plan to completion.
+    pub async fn run(&self, plan: LogicalPlan) -> Result<Vec<RecordBatch>> {
+        let state = self.ctx.state();
+        let physical = state.create_physical_plan(&plan).await.map_err(CanaryError::plan)?;
+        execute_stream(physical, self.ctx.task_ctx())
+            .map_err(CanaryError::execution)?
+            .try_collect()
+            .await
+            .map_err(CanaryError::execution)
+    }
+
+    /// The plans of a query as text, and as SQL.
+    pub async fn explain(&self, query: &Query) -> Result<Explanation> {
+        let planned = self.plan(query).await?;
+        let optimized = self.ctx.state().optimize(&planned.plan).map_err(CanaryError::plan)?;
+        let sql = datafusion::sql::unparser::plan_to_sql(&optimized)
+            .map(|s| s.to_string())
+            .map_err(|e| e.to_string());
+        Ok(Explanation {
+            logical: planned.plan.display_indent().to_string(),
+            optimized: optimized.display_indent().to_string(),
+            sql,
+        })
+    }
+}
+
+/// A DataFusion session configured from the project: UTC, memory limit, spilling.
+fn session(project: &Project) -> Result<SessionContext> {
+    let mut config = SessionConfig::new().with_information_schema(false);
+    if let Some(n) = project.settings.target_partitions {
+        config = config.with_target_partitions(n.max(1));
+    }
+    config.options_mut().execution.time_zone = Some("UTC".to_owned());
+    let mut runtime = RuntimeEnvBuilder::new();
+    if let Some(limit) = project.settings.memory_limit {
+        runtime = runtime.with_memory_limit(limit, 1.0);
+    }
+    if let Some(dir) = &project.settings.spill_dir {
+        runtime = runtime.with_disk_manager_builder(
+            DiskManagerBuilder::default().with_mode(DiskManagerMode::Directories(vec![dir.clone()])),
+        );
+    }
+    let runtime = runtime.build_arc().map_err(|e| CanaryError::Data {
+        message: format!("cannot set up the engine: {e}"),
+    })?;
+    Ok(SessionContext::new_with_config_rt(config, runtime))
+}

@@ -1,0 +1,233 @@
+//! The validated model: references resolved, names checked, types known.
+//!
+//! Only [`crate::validate`] builds these; the planner accepts nothing else.
+
+mod graph;
+mod time;
+mod types;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::DataType;
+use indexmap::IndexMap;
+use serde::Serialize;
+
+use crate::spec::SourceFile;
+pub use crate::spec::{AggKind, ConversionCalculation, DimensionKind, Direction, EntityKind, NonAdditiveWindow};
+pub use graph::{JoinStep, MAX_HOPS, Member, Scope};
+pub use time::{CalendarDuration, Grain, Offset, parse_instant};
+pub use types::{parse_type, type_name, types_compatible};
+
+/// A validated project.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// Folder holding `canary.yaml`.
+    pub root: PathBuf,
+    pub name: String,
+    pub version: Option<semver::Version>,
+    pub owner: Option<String>,
+    pub description: Option<String>,
+    pub require_tenant: bool,
+    pub settings: Settings,
+    pub products: IndexMap<String, Arc<Product>>,
+    pub kpis: IndexMap<String, Arc<Kpi>>,
+    /// Every spec file read, in load order.
+    pub files: Vec<SourceFile>,
+}
+
+/// Execution settings.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub memory_limit: Option<usize>,
+    pub spill_dir: Option<PathBuf>,
+    pub target_partitions: Option<usize>,
+}
+
+/// A validated data-product contract.
+#[derive(Debug, Clone, Serialize)]
+pub struct Product {
+    pub id: String,
+    #[serde(serialize_with = "serialize_display")]
+    pub version: semver::Version,
+    pub owner: String,
+    pub description: Option<String>,
+    /// A URL DataFusion can list: `file:///…`, `s3://…`, possibly with a glob.
+    pub location: String,
+    #[serde(skip)]
+    pub partitions: Vec<(String, DataType)>,
+    pub tenant_column: Option<String>,
+    pub columns: IndexMap<String, Column>,
+    pub entities: IndexMap<String, Entity>,
+    pub dimensions: IndexMap<String, Dimension>,
+    pub measures: IndexMap<String, Measure>,
+    pub time_dimension: Option<String>,
+    pub sources: Vec<Source>,
+    /// Contract file, relative to the project.
+    pub file: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Column {
+    #[serde(serialize_with = "types::serialize_type")]
+    pub data_type: DataType,
+    pub nullable: bool,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Entity {
+    pub kind: EntityKind,
+    pub column: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Dimension {
+    pub kind: DimensionKind,
+    /// SQL over the product's columns.
+    pub expr: String,
+    pub granularity: Option<Grain>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Measure {
+    pub agg: AggKind,
+    /// SQL over the product's columns; `None` for `count` of rows.
+    pub expr: Option<String>,
+    pub percentile: Option<f64>,
+    /// Name of the time dimension the measure aggregates over, if any.
+    pub time_dimension: Option<String>,
+    pub non_additive: Option<NonAdditive>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NonAdditive {
+    /// A time dimension of the same product.
+    pub dimension: String,
+    pub window: NonAdditiveWindow,
+    /// Entity names of the same product.
+    pub per: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Source {
+    pub name: String,
+    pub columns: IndexMap<String, String>,
+    pub description: Option<String>,
+}
+
+/// A validated KPI.
+#[derive(Debug, Clone, Serialize)]
+pub struct Kpi {
+    pub id: String,
+    #[serde(serialize_with = "serialize_display")]
+    pub version: semver::Version,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub owner: Option<String>,
+    pub unit: Option<String>,
+    pub direction: Direction,
+    pub target: Option<f64>,
+    pub warn: Option<f64>,
+    pub critical: Option<f64>,
+    pub tags: Vec<String>,
+    pub body: KpiBody,
+    /// Spec file, relative to the project.
+    pub file: String,
+}
+
+/// What a KPI computes.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum KpiBody {
+    Simple {
+        measure: MeasureInput,
+    },
+    Ratio {
+        numerator: MeasureInput,
+        denominator: MeasureInput,
+    },
+    Derived {
+        expr: String,
+        inputs: Vec<DerivedInput>,
+    },
+    Cumulative {
+        measure: MeasureInput,
+        window: CumulativeWindow,
+    },
+    Conversion {
+        base: MeasureInput,
+        conversion: MeasureInput,
+        entity: String,
+        window: CalendarDuration,
+        calculation: ConversionCalculation,
+    },
+}
+
+impl KpiBody {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            KpiBody::Simple { .. } => "simple",
+            KpiBody::Ratio { .. } => "ratio",
+            KpiBody::Derived { .. } => "derived",
+            KpiBody::Cumulative { .. } => "cumulative",
+            KpiBody::Conversion { .. } => "conversion",
+        }
+    }
+}
+
+/// A measure of a product with an optional row filter.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MeasureInput {
+    pub product: String,
+    pub measure: String,
+    pub filter: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DerivedInput {
+    /// Name used in the expression.
+    pub name: String,
+    pub kpi: String,
+    pub offset: Option<Offset>,
+}
+
+/// Window of a cumulative KPI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CumulativeWindow {
+    AllTime,
+    Trailing(CalendarDuration),
+    GrainToDate(Grain),
+}
+
+impl Project {
+    pub fn product(&self, id: &str) -> Option<&Arc<Product>> {
+        self.products.get(id)
+    }
+
+    pub fn kpi(&self, id: &str) -> Option<&Arc<Kpi>> {
+        self.kpis.get(id)
+    }
+
+    /// Every dimension name of every product, as `product.dimension`.
+    pub fn qualified_dimensions(&self) -> Vec<String> {
+        self.products
+            .values()
+            .flat_map(|p| p.dimensions.keys().map(move |d| format!("{}.{d}", p.id)))
+            .collect()
+    }
+}
+
+impl Product {
+    /// The time dimension a measure aggregates over.
+    pub fn measure_time_dimension<'a>(&'a self, measure: &'a Measure) -> Option<&'a str> {
+        measure.time_dimension.as_deref().or(self.time_dimension.as_deref())
+    }
+}
+
+fn serialize_display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}

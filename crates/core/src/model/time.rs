@@ -1,0 +1,255 @@
+//! Grains, calendar durations and offsets, all in UTC.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, TimeZone, Timelike, Utc};
+use serde::Serialize;
+
+/// A time granularity, finest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grain {
+    Hour,
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+impl Grain {
+    pub const ALL: [Grain; 6] = [
+        Grain::Hour,
+        Grain::Day,
+        Grain::Week,
+        Grain::Month,
+        Grain::Quarter,
+        Grain::Year,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grain::Hour => "hour",
+            Grain::Day => "day",
+            Grain::Week => "week",
+            Grain::Month => "month",
+            Grain::Quarter => "quarter",
+            Grain::Year => "year",
+        }
+    }
+
+    /// The start of the period containing `t` (weeks start on Monday, ISO 8601).
+    pub fn truncate(self, t: DateTime<Utc>) -> DateTime<Utc> {
+        let d = t.date_naive();
+        let day = |d: NaiveDate| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default());
+        match self {
+            Grain::Hour => Utc.from_utc_datetime(&d.and_hms_opt(t.hour(), 0, 0).unwrap_or_default()),
+            Grain::Day => day(d),
+            Grain::Week => day(d - Duration::days(i64::from(d.weekday().num_days_from_monday()))),
+            Grain::Month => day(d.with_day(1).unwrap_or(d)),
+            Grain::Quarter => {
+                let m = (d.month0() / 3) * 3 + 1;
+                day(NaiveDate::from_ymd_opt(d.year(), m, 1).unwrap_or(d))
+            }
+            Grain::Year => day(NaiveDate::from_ymd_opt(d.year(), 1, 1).unwrap_or(d)),
+        }
+    }
+
+    /// `t` moved by `n` periods of this grain (calendar-aware for months and longer).
+    pub fn add(self, t: DateTime<Utc>, n: i64) -> DateTime<Utc> {
+        let months = |m: i64| {
+            let shifted = if m >= 0 {
+                t.checked_add_months(Months::new(m.unsigned_abs() as u32))
+            } else {
+                t.checked_sub_months(Months::new(m.unsigned_abs() as u32))
+            };
+            shifted.unwrap_or(t)
+        };
+        match self {
+            Grain::Hour => t + Duration::hours(n),
+            Grain::Day => t + Duration::days(n),
+            Grain::Week => t + Duration::weeks(n),
+            Grain::Month => months(n),
+            Grain::Quarter => months(3 * n),
+            Grain::Year => months(12 * n),
+        }
+    }
+
+    /// The first period start at or after `t`.
+    pub fn ceil(self, t: DateTime<Utc>) -> DateTime<Utc> {
+        let floor = self.truncate(t);
+        if floor == t { t } else { self.add(floor, 1) }
+    }
+}
+
+impl fmt::Display for Grain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Grain {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim().to_ascii_lowercase();
+        let s = s.strip_suffix('s').unwrap_or(&s);
+        Grain::ALL
+            .into_iter()
+            .find(|g| g.as_str() == s)
+            .ok_or_else(|| format!("unknown granularity `{s}`; valid: hour, day, week, month, quarter, year"))
+    }
+}
+
+/// A calendar duration such as `7 days` or `1 year`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct CalendarDuration {
+    pub count: i64,
+    pub unit: Grain,
+}
+
+impl CalendarDuration {
+    pub fn add_to(self, t: DateTime<Utc>) -> DateTime<Utc> {
+        self.unit.add(t, self.count)
+    }
+
+    pub fn sub_from(self, t: DateTime<Utc>) -> DateTime<Utc> {
+        self.unit.add(t, -self.count)
+    }
+}
+
+impl fmt::Display for CalendarDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = if self.count == 1 { "" } else { "s" };
+        write!(f, "{} {}{s}", self.count, self.unit)
+    }
+}
+
+impl FromStr for CalendarDuration {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut parts = s.split_whitespace();
+        let (Some(n), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(format!("`{s}` is not a duration; write `N unit`, e.g. `7 days`"));
+        };
+        let count: i64 = n.parse().map_err(|_| format!("`{n}` in `{s}` is not a whole number"))?;
+        if count <= 0 {
+            return Err(format!("the duration `{s}` must be positive"));
+        }
+        Ok(CalendarDuration {
+            count,
+            unit: unit.parse()?,
+        })
+    }
+}
+
+/// How far a derived KPI's input is shifted back in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Offset {
+    /// N periods of the query's grain (`1 period` is the previous period).
+    Periods(i64),
+    Calendar(CalendarDuration),
+}
+
+impl FromStr for Offset {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut parts = s.split_whitespace();
+        if let (Some(n), Some(u), None) = (parts.next(), parts.next(), parts.next())
+            && matches!(u, "period" | "periods")
+        {
+            let n: i64 = n.parse().map_err(|_| format!("`{n}` in `{s}` is not a whole number"))?;
+            if n <= 0 {
+                return Err(format!("the offset `{s}` must be positive"));
+            }
+            return Ok(Offset::Periods(n));
+        }
+        s.parse()
+            .map(Offset::Calendar)
+            .map_err(|e| format!("{e}; or `N periods` for periods of the query grain"))
+    }
+}
+
+impl fmt::Display for Offset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Offset::Periods(1) => f.write_str("1 period"),
+            Offset::Periods(n) => write!(f, "{n} periods"),
+            Offset::Calendar(d) => d.fmt(f),
+        }
+    }
+}
+
+/// A parsed user timestamp: RFC 3339, `YYYY-MM-DD HH:MM:SS`, or a date `YYYY-MM-DD` (UTC).
+pub fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for fmt in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, fmt) {
+            return Ok(Utc.from_utc_datetime(&t));
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d") {
+        return Ok(Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()));
+    }
+    Err(format!(
+        "`{s}` is not a time; use `YYYY-MM-DD`, `YYYY-MM`, or RFC 3339 such as `2024-01-31T00:00:00Z`"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        parse_instant(s).unwrap()
+    }
+
+    #[test]
+    fn truncate_follows_the_calendar() {
+        let x = t("2024-05-15T13:45:00Z");
+        assert_eq!(Grain::Hour.truncate(x), t("2024-05-15T13:00:00Z"));
+        assert_eq!(Grain::Day.truncate(x), t("2024-05-15"));
+        assert_eq!(Grain::Week.truncate(x), t("2024-05-13")); // a Monday
+        assert_eq!(Grain::Month.truncate(x), t("2024-05-01"));
+        assert_eq!(Grain::Quarter.truncate(x), t("2024-04-01"));
+        assert_eq!(Grain::Year.truncate(x), t("2024-01-01"));
+    }
+
+    #[test]
+    fn months_clamp_to_month_end() {
+        assert_eq!(Grain::Month.add(t("2024-01-31"), 1), t("2024-02-29"));
+        assert_eq!(Grain::Year.add(t("2024-02-29"), -1), t("2023-02-28"));
+        assert_eq!(Grain::Month.ceil(t("2024-01-31")), t("2024-02-01"));
+        assert_eq!(Grain::Month.ceil(t("2024-02-01")), t("2024-02-01"));
+    }
+
+    #[test]
+    fn durations_and_offsets_parse() {
+        assert_eq!(
+            "7 days".parse::<CalendarDuration>().unwrap(),
+            CalendarDuration {
+                count: 7,
+                unit: Grain::Day
+            }
+        );
+        assert_eq!("1 period".parse::<Offset>().unwrap(), Offset::Periods(1));
+        assert_eq!(
+            "1 year".parse::<Offset>().unwrap(),
+            Offset::Calendar(CalendarDuration {
+                count: 1,
+                unit: Grain::Year
+            })
+        );
+        assert!("-1 day".parse::<CalendarDuration>().unwrap_err().contains("positive"));
+        assert!("soon".parse::<Offset>().is_err());
+        assert_eq!(parse_instant("2024-03").unwrap(), t("2024-03-01"));
+    }
+}

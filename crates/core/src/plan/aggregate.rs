@@ -1,0 +1,92 @@
+//! Measure aggregations as DataFusion aggregate expressions, whole or in two phases.
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::Result;
+use datafusion::functions_aggregate::expr_fn as f;
+use datafusion::functions_aggregate::percentile_cont::percentile_cont;
+use datafusion::logical_expr::{Expr, ExprFunctionExt, cast, lit, when};
+
+use super::udaf::PercentileDisc;
+use crate::model::{AggKind, Measure};
+
+/// The measure's value expression for one row (`1` for a row count).
+pub fn value_expr(measure: &Measure, parsed: Option<Expr>) -> Expr {
+    match (measure.agg, parsed) {
+        (AggKind::SumBoolean, Some(e)) => cast(e, DataType::Int64),
+        (AggKind::Percentile | AggKind::PercentileDisc | AggKind::Median, Some(e)) => cast(e, DataType::Float64),
+        (_, Some(e)) => e,
+        (_, None) => lit(1i64),
+    }
+}
+
+/// Aggregate `value` (from [`value_expr`]) as the measure says, over rows where `filter` holds.
+pub fn aggregate(measure: &Measure, value: Expr, filter: Option<Expr>) -> Result<Expr> {
+    let base = match measure.agg {
+        AggKind::Sum | AggKind::SumBoolean => f::sum(value),
+        AggKind::Count => f::count(value),
+        AggKind::CountDistinct => f::count_distinct(value),
+        AggKind::Avg => f::avg(value),
+        AggKind::Min => f::min(value),
+        AggKind::Max => f::max(value),
+        AggKind::Median => f::median(value),
+        AggKind::Percentile => percentile_cont(value.sort(true, false), lit(measure.percentile.unwrap_or(0.5))),
+        AggKind::PercentileDisc => PercentileDisc::udaf(measure.percentile.unwrap_or(0.5)).call(vec![value]),
+    };
+    match filter {
+        Some(p) => base.filter(p).build(),
+        None => Ok(base),
+    }
+}
+
+/// A two-phase form: partial aggregates per small bucket, then a final combination.
+pub struct Split {
+    /// `(expression, suffix)` partial aggregates; each is aliased `{column}{suffix}`.
+    pub partials: Vec<(Expr, &'static str)>,
+    /// Final aggregate over the partial columns, given their names.
+    pub finish: fn(&[Expr]) -> Expr,
+}
+
+/// The two-phase form of a measure, if it has one (distinct counts and percentiles do not).
+pub fn split(measure: &Measure, value: Expr, filter: Option<Expr>) -> Result<Option<Split>> {
+    let with = |e: Expr| -> Result<Expr> {
+        match &filter {
+            Some(p) => e.filter(p.clone()).build(),
+            None => Ok(e),
+        }
+    };
+    let split = match measure.agg {
+        AggKind::Sum | AggKind::SumBoolean => Split {
+            partials: vec![(with(f::sum(value))?, "")],
+            finish: |c| f::sum(c[0].clone()),
+        },
+        AggKind::Count => Split {
+            partials: vec![(with(f::count(value))?, "")],
+            finish: |c| f::sum(c[0].clone()),
+        },
+        AggKind::Min => Split {
+            partials: vec![(with(f::min(value))?, "")],
+            finish: |c| f::min(c[0].clone()),
+        },
+        AggKind::Max => Split {
+            partials: vec![(with(f::max(value))?, "")],
+            finish: |c| f::max(c[0].clone()),
+        },
+        AggKind::Avg => Split {
+            partials: vec![
+                (with(f::sum(cast(value.clone(), DataType::Float64)))?, "_sum"),
+                (with(f::count(value))?, "_n"),
+            ],
+            finish: |c| f::sum(c[0].clone()) / cast(f::sum(c[1].clone()), DataType::Float64),
+        },
+        AggKind::CountDistinct | AggKind::Median | AggKind::Percentile | AggKind::PercentileDisc => return Ok(None),
+    };
+    Ok(Some(split))
+}
+
+/// `value` where `filter` holds, else NULL (for aggregates applied after a join).
+pub fn masked(value: Expr, filter: Option<Expr>) -> Result<Expr> {
+    match filter {
+        Some(p) => when(p, value).end(),
+        None => Ok(value),
+    }
+}

@@ -1,0 +1,604 @@
+//! Frames: one subplan per group of value columns that can share a scan and an aggregate.
+
+use std::collections::BTreeSet;
+
+use datafusion::common::JoinType;
+use datafusion::datasource::provider_as_source;
+use datafusion::functions_window::expr_fn::row_number;
+use datafusion::logical_expr::expr::WindowFunction;
+use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlanBuilder, WindowFunctionDefinition, ident, lit};
+use indexmap::IndexMap;
+
+use super::PERIOD_COLUMN;
+use super::aggregate::{aggregate, masked, split, value_expr};
+use super::planner::{Frame, LeafKind, Planner, column};
+use super::scope::ScopeSchema;
+use super::time::{shift_expr, spine, spine_plan, truncate, ts, ts_lit, unshift};
+use crate::error::{CanaryError, Result};
+use crate::model::{CalendarDuration, CumulativeWindow, Grain, Measure, NonAdditiveWindow};
+
+/// How leaves are grouped into frames.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum FrameKey {
+    /// Ordinary measures of one product over one time dimension: one scan, one aggregate.
+    Plain {
+        product: String,
+        time: Option<String>,
+        shifts: Vec<CalendarDuration>,
+    },
+    /// A semi-additive measure (its leaf index).
+    SemiAdditive(usize),
+    Cumulative {
+        product: String,
+        time: Option<String>,
+        shifts: Vec<CalendarDuration>,
+        window: CumulativeWindow,
+    },
+    Conversion {
+        kpi: String,
+        shifts: Vec<CalendarDuration>,
+    },
+}
+
+fn pe(e: datafusion::error::DataFusionError) -> CanaryError {
+    CanaryError::plan(e)
+}
+
+impl Planner<'_> {
+    pub(super) fn frames(&mut self) -> Result<Vec<Frame>> {
+        let mut groups: IndexMap<FrameKey, Vec<usize>> = IndexMap::new();
+        for (i, leaf) in self.leaves.iter().enumerate() {
+            let input = &leaf.key.input;
+            let product = &self.project.products[&input.product];
+            let measure = &product.measures[&input.measure];
+            let time = product.measure_time_dimension(measure).map(str::to_owned);
+            let shifts = leaf.key.shifts.clone();
+            let key = match &leaf.key.kind {
+                LeafKind::Plain if measure.non_additive.is_some() => FrameKey::SemiAdditive(i),
+                LeafKind::Plain => FrameKey::Plain {
+                    product: input.product.clone(),
+                    time,
+                    shifts,
+                },
+                LeafKind::Cumulative(window) => FrameKey::Cumulative {
+                    product: input.product.clone(),
+                    time,
+                    shifts,
+                    window: *window,
+                },
+                LeafKind::ConversionBase(k) | LeafKind::ConversionHits(k) => {
+                    FrameKey::Conversion { kpi: k.clone(), shifts }
+                }
+            };
+            groups.entry(key).or_default().push(i);
+        }
+        let mut frames = Vec::new();
+        for (key, leaves) in groups {
+            match key {
+                FrameKey::Plain { product, shifts, .. } => frames.push(self.plain_frame(&product, &leaves, &shifts)?),
+                FrameKey::SemiAdditive(i) => frames.push(self.semi_additive_frame(i)?),
+                FrameKey::Cumulative {
+                    product,
+                    shifts,
+                    window,
+                    ..
+                } => frames.push(self.cumulative_frame(&product, &leaves, &shifts, window)?),
+                FrameKey::Conversion { kpi, shifts } => frames.extend(self.conversion_frames(&kpi, &leaves, &shifts)?),
+            }
+        }
+        Ok(frames)
+    }
+
+    /// Scan a product, restricted to the tenant, joined to the products `needed` names.
+    pub(super) fn scan(&mut self, product: &str, needed: &BTreeSet<String>) -> Result<LogicalPlanBuilder> {
+        let scope = self.scope(product)?.scope.clone();
+        let mut plan: Option<LogicalPlanBuilder> = None;
+        for i in scope.closure(needed) {
+            let member = &scope.members[i];
+            let table = self.catalog.table(&member.product)?;
+            let mut b = LogicalPlanBuilder::scan(
+                member.qualifier.as_str(),
+                provider_as_source(table.provider.clone()),
+                None,
+            )
+            .map_err(pe)?;
+            let contract = &self.project.products[&member.product];
+            if let (Some(tenant), Some(tc)) = (&self.query.tenant, &contract.tenant_column) {
+                // Directly above the scan, below every user expression.
+                b = b
+                    .filter(column(&member.qualifier, tc).eq(lit(tenant.as_str())))
+                    .map_err(pe)?;
+            }
+            plan = Some(match (plan, &member.join) {
+                (None, _) => b,
+                (Some(left), Some(join)) => {
+                    let parent = &scope.members[join.parent].qualifier;
+                    left.join(
+                        b.build().map_err(pe)?,
+                        JoinType::Left,
+                        (
+                            vec![datafusion::common::Column::new(
+                                Some(parent.as_str()),
+                                join.left_column.as_str(),
+                            )],
+                            vec![datafusion::common::Column::new(
+                                Some(member.qualifier.as_str()),
+                                join.right_column.as_str(),
+                            )],
+                        ),
+                        None,
+                    )
+                    .map_err(pe)?
+                }
+                (Some(_), None) => return Err(CanaryError::internal("a joined member without a join")),
+            });
+        }
+        plan.ok_or_else(|| CanaryError::internal("empty scope"))
+    }
+
+    /// The UTC time expression a measure aggregates over, checked against the grain.
+    pub(super) fn time_expr(&mut self, product: &str, measure: &str) -> Result<Expr> {
+        let p = &self.project.products[product];
+        let m = &p.measures[measure];
+        let Some(name) = p.measure_time_dimension(m).map(str::to_owned) else {
+            return Err(CanaryError::query_hint(
+                format!(
+                    "`{product}.{measure}` has no time dimension, so it cannot be grouped by period or limited to a range"
+                ),
+                format!("set `time_dimension:` on product `{product}`"),
+            ));
+        };
+        if let (Some(g), Some(fine)) = (self.query.grain, p.dimensions[&name].granularity)
+            && g < fine
+        {
+            return Err(CanaryError::query(format!(
+                "grain `{g}` is finer than `{product}.{name}`, which is recorded by {fine}"
+            )));
+        }
+        let project = self.project;
+        let d = self
+            .scope(product)?
+            .dimension(project, &format!("{product}.{name}"))
+            .map_err(|e| CanaryError::internal(e.to_string()))?;
+        Ok(ts(d.expr))
+    }
+
+    fn measure_value(&mut self, product: &str, measure: &Measure) -> Result<Expr> {
+        let parsed = match &measure.expr {
+            Some(sql) => Some(
+                self.scope(product)?
+                    .parse(sql)
+                    .map_err(|e| CanaryError::internal(e.to_string()))?,
+            ),
+            None => None,
+        };
+        Ok(value_expr(measure, parsed))
+    }
+
+    /// Rows of a product for a frame: scan, joins, `--where`, and the time range.
+    /// Returns the builder, the period expression (if any) and the `by` expressions.
+    #[allow(clippy::type_complexity)]
+    fn rows(
+        &mut self,
+        product: &str,
+        measure: &str,
+        shifts: &[CalendarDuration],
+        extra: &[Expr],
+        range: Option<(
+            Option<chrono::DateTime<chrono::Utc>>,
+            Option<chrono::DateTime<chrono::Utc>>,
+        )>,
+    ) -> Result<(LogicalPlanBuilder, Option<Expr>, Vec<(String, Expr)>)> {
+        let dims = self.dimensions(product)?;
+        let filter = match self.query.filter.clone() {
+            Some(sql) => Some(self.parse_in(product, &sql, "--where")?),
+            None => None,
+        };
+        let need_time = self.query.grain.is_some() || self.from.is_some() || self.to.is_some() || range.is_some();
+        let time = if need_time {
+            Some(self.time_expr(product, measure)?)
+        } else {
+            None
+        };
+        let mut needed = BTreeSet::new();
+        for e in dims
+            .iter()
+            .map(|(_, e)| e)
+            .chain(filter.iter())
+            .chain(extra.iter())
+            .chain(time.iter())
+        {
+            needed.extend(ScopeSchema::qualifiers(e));
+        }
+        let mut b = self.scan(product, &needed)?;
+        if let Some(w) = filter {
+            b = b.filter(w).map_err(pe)?;
+        }
+        let (lo, hi) = match range {
+            Some(r) => r,
+            None => (
+                self.from.map(|t| unshift(t, shifts)),
+                self.to.map(|t| unshift(t, shifts)),
+            ),
+        };
+        if let Some(t) = &time {
+            if let Some(lo) = lo {
+                b = b.filter(t.clone().gt_eq(ts_lit(lo))).map_err(pe)?;
+            }
+            if let Some(hi) = hi {
+                b = b.filter(t.clone().lt(ts_lit(hi))).map_err(pe)?;
+            }
+        }
+        let period = match (self.query.grain, time) {
+            (Some(g), Some(t)) => Some(truncate(g, t)),
+            _ => None,
+        };
+        Ok((b, period, dims))
+    }
+
+    fn group_exprs(period: &Option<Expr>, dims: &[(String, Expr)]) -> Vec<Expr> {
+        period
+            .iter()
+            .map(|p| p.clone().alias(PERIOD_COLUMN))
+            .chain(dims.iter().map(|(n, e)| e.clone().alias(n)))
+            .collect()
+    }
+
+    /// Move the period of a frame forward by `shifts`.
+    fn shifted(
+        &self,
+        b: LogicalPlanBuilder,
+        shifts: &[CalendarDuration],
+        values: &[String],
+    ) -> Result<LogicalPlanBuilder> {
+        if shifts.is_empty() || self.query.grain.is_none() {
+            return Ok(b);
+        }
+        let mut projection = vec![shift_expr(ident(PERIOD_COLUMN), shifts).alias(PERIOD_COLUMN)];
+        projection.extend(self.query.by.iter().map(ident));
+        projection.extend(values.iter().map(ident));
+        b.project(projection).map_err(pe)
+    }
+
+    fn leaf_filter(&mut self, product: &str, i: usize) -> Result<Option<Expr>> {
+        match self.leaves[i].key.input.filter.clone() {
+            Some(sql) => Ok(Some(self.parse_in(product, &sql, "KPI filter")?)),
+            None => Ok(None),
+        }
+    }
+
+    fn plain_frame(&mut self, product: &str, leaves: &[usize], shifts: &[CalendarDuration]) -> Result<Frame> {
+        let mut aggs = Vec::new();
+        let mut filters = Vec::new();
+        let mut values = Vec::new();
+        for &i in leaves {
+            let measure = self.project.products[product].measures[&self.leaves[i].key.input.measure].clone();
+            let value = self.measure_value(product, &measure)?;
+            let filter = self.leaf_filter(product, i)?;
+            filters.extend(filter.clone());
+            aggs.push(
+                aggregate(&measure, value, filter)
+                    .map_err(pe)?
+                    .alias(&self.leaves[i].column),
+            );
+            values.push(self.leaves[i].column.clone());
+        }
+        let first = self.leaves[leaves[0]].key.input.measure.clone();
+        let (b, period, dims) = self.rows(product, &first, shifts, &filters, None)?;
+        let b = b.aggregate(Self::group_exprs(&period, &dims), aggs).map_err(pe)?;
+        let b = self.shifted(b, shifts, &values)?;
+        Ok(Frame {
+            plan: b.build().map_err(pe)?,
+            values,
+            anchor: shifts.is_empty(),
+        })
+    }
+
+    fn semi_additive_frame(&mut self, i: usize) -> Result<Frame> {
+        let key = self.leaves[i].key.clone();
+        let product = key.input.product.as_str();
+        let p = self.project.products[product].clone();
+        let measure = p.measures[&key.input.measure].clone();
+        let Some(na) = measure.non_additive.clone() else {
+            return Err(CanaryError::internal("semi-additive frame without settings"));
+        };
+        let value = self.measure_value(product, &measure)?;
+        let filter = self.leaf_filter(product, i)?;
+        let project = self.project;
+        let snapshot = ts(self
+            .scope(product)?
+            .dimension(project, &format!("{product}.{}", na.dimension))
+            .map_err(|e| CanaryError::internal(e.to_string()))?
+            .expr);
+        let extra: Vec<Expr> = filter.iter().cloned().chain([snapshot.clone()]).collect();
+        let (mut b, period, dims) = self.rows(product, &key.input.measure, &key.shifts, &extra, None)?;
+        if let Some(f) = filter {
+            b = b.filter(f).map_err(pe)?;
+        }
+        let mut projection = Self::group_exprs(&period, &dims);
+        projection.push(snapshot.alias("_snap"));
+        for e in &na.per {
+            projection.push(column(product, &p.entities[e].column).alias(format!("_per_{e}")));
+        }
+        projection.push(value.alias("_val"));
+        b = b.project(projection).map_err(pe)?;
+        let mut partition: Vec<Expr> = Vec::new();
+        if period.is_some() {
+            partition.push(ident(PERIOD_COLUMN));
+        }
+        partition.extend(self.query.by.iter().map(ident));
+        partition.extend(na.per.iter().map(|e| ident(format!("_per_{e}"))));
+        let pick = match na.window {
+            NonAdditiveWindow::Last => datafusion::functions_aggregate::min_max::max_udaf(),
+            NonAdditiveWindow::First => datafusion::functions_aggregate::min_max::min_udaf(),
+        };
+        let window = Expr::WindowFunction(Box::new(WindowFunction::new(
+            WindowFunctionDefinition::AggregateUDF(pick),
+            vec![ident("_snap")],
+        )))
+        .partition_by(partition)
+        .build()
+        .map_err(pe)?
+        .alias("_pick");
+        b = b
+            .window(vec![window])
+            .map_err(pe)?
+            .filter(ident("_snap").eq(ident("_pick")))
+            .map_err(pe)?;
+        let keys: Vec<Expr> = period
+            .iter()
+            .map(|_| ident(PERIOD_COLUMN))
+            .chain(self.query.by.iter().map(ident))
+            .collect();
+        let column_name = self.leaves[i].column.clone();
+        let b = b
+            .aggregate(
+                keys,
+                vec![
+                    aggregate(&measure, ident("_val"), None)
+                        .map_err(pe)?
+                        .alias(&column_name),
+                ],
+            )
+            .map_err(pe)?;
+        let values = vec![column_name];
+        let b = self.shifted(b, &key.shifts, &values)?;
+        Ok(Frame {
+            plan: b.build().map_err(pe)?,
+            values,
+            anchor: key.shifts.is_empty(),
+        })
+    }
+
+    fn cumulative_frame(
+        &mut self,
+        product: &str,
+        leaves: &[usize],
+        shifts: &[CalendarDuration],
+        window: CumulativeWindow,
+    ) -> Result<Frame> {
+        let Some(grain) = self.query.grain else {
+            return Err(CanaryError::query_hint("cumulative KPIs need a grain", "pass --grain"));
+        };
+        let (Some(from), Some(to)) = (self.from, self.to) else {
+            return Err(CanaryError::internal("cumulative frame planned without a range"));
+        };
+        let rows = spine(grain, unshift(from, shifts), unshift(to, shifts), window);
+        if rows.is_empty() {
+            return Err(CanaryError::query("the range holds no whole period"));
+        }
+        let data_lo = match window {
+            CumulativeWindow::AllTime => None,
+            _ => rows.iter().filter_map(|r| r.lo).min(),
+        };
+        let data_hi = rows.iter().map(|r| r.hi).max();
+        let first = self.leaves[leaves[0]].key.input.measure.clone();
+
+        let mut measures = Vec::new();
+        let mut filters = Vec::new();
+        for &i in leaves {
+            let measure = self.project.products[product].measures[&self.leaves[i].key.input.measure].clone();
+            let value = self.measure_value(product, &measure)?;
+            let filter = self.leaf_filter(product, i)?;
+            filters.extend(filter.clone());
+            measures.push((i, measure, value, filter));
+        }
+        // Rows are read without the query grain: they are bucketed finer, then windowed.
+        let bucket_grain = match window {
+            CumulativeWindow::Trailing(d) if d.unit == Grain::Hour => Grain::Hour,
+            _ if grain == Grain::Hour => Grain::Hour,
+            _ => Grain::Day,
+        };
+        let time = self.time_expr(product, &first)?;
+        let saved = self.query.grain;
+        let (b, _, dims) = {
+            // Range and dimensions as usual, but no period grouping at this stage.
+            let r = self.rows(product, &first, shifts, &filters, Some((data_lo, data_hi)));
+            r?
+        };
+        let _ = saved;
+        let bucket = truncate(bucket_grain, time.clone()).alias("_t");
+        let mut splits = Vec::new();
+        for (_, measure, value, filter) in &measures {
+            splits.push(split(measure, value.clone(), filter.clone()).map_err(pe)?);
+        }
+        let dim_keys: Vec<Expr> = dims.iter().map(|(n, _)| ident(n)).collect();
+        let (rows_plan, finals): (LogicalPlanBuilder, Vec<Expr>) = if splits.iter().all(Option::is_some) {
+            // Two phases: partial aggregates per bucket, combined per spine period.
+            let mut group = vec![bucket];
+            group.extend(dims.iter().map(|(n, e)| e.clone().alias(n)));
+            let mut partials = Vec::new();
+            let mut finals = Vec::new();
+            for ((i, ..), s) in measures.iter().zip(splits.into_iter().flatten()) {
+                let col = self.leaves[*i].column.clone();
+                let mut names = Vec::new();
+                for (e, suffix) in s.partials {
+                    let name = format!("{col}{suffix}_p");
+                    partials.push(e.alias(&name));
+                    names.push(ident(name));
+                }
+                finals.push((s.finish)(&names).alias(col));
+            }
+            (b.aggregate(group, partials).map_err(pe)?, finals)
+        } else {
+            // One phase: keep rows, with each measure's value masked by its filter.
+            let mut projection = vec![time.clone().alias("_t")];
+            projection.extend(dims.iter().map(|(n, e)| e.clone().alias(n)));
+            let mut finals = Vec::new();
+            for (i, measure, value, filter) in &measures {
+                let col = self.leaves[*i].column.clone();
+                let raw = format!("{col}_raw");
+                projection.push(masked(value.clone(), filter.clone()).map_err(pe)?.alias(&raw));
+                finals.push(aggregate(measure, ident(raw), None).map_err(pe)?.alias(col));
+            }
+            (b.project(projection).map_err(pe)?, finals)
+        };
+        let mut on = vec![ident("_t").lt(ident("_hi"))];
+        if window != CumulativeWindow::AllTime {
+            on.push(ident("_t").gt_eq(ident("_lo")));
+        }
+        let joined = spine_plan(&rows)
+            .map_err(pe)?
+            .join_on(rows_plan.build().map_err(pe)?, JoinType::Inner, on)
+            .map_err(pe)?;
+        let mut group = vec![ident(PERIOD_COLUMN)];
+        group.extend(dim_keys);
+        let values: Vec<String> = leaves.iter().map(|&i| self.leaves[i].column.clone()).collect();
+        let b = joined.aggregate(group, finals).map_err(pe)?;
+        let b = self.shifted(b, shifts, &values)?;
+        Ok(Frame {
+            plan: b.build().map_err(pe)?,
+            values,
+            anchor: shifts.is_empty(),
+        })
+    }
+
+    fn conversion_frames(&mut self, kpi: &str, leaves: &[usize], shifts: &[CalendarDuration]) -> Result<Vec<Frame>> {
+        let k = self.project.kpis[kpi].clone();
+        let crate::model::KpiBody::Conversion {
+            base,
+            conversion,
+            entity,
+            window,
+            ..
+        } = &k.body
+        else {
+            return Err(CanaryError::internal("conversion frame for another kind of KPI"));
+        };
+        let find = |planner: &Self, hits: bool| {
+            leaves
+                .iter()
+                .copied()
+                .find(|&i| matches!(planner.leaves[i].key.kind, LeafKind::ConversionHits(_)) == hits)
+        };
+        let (Some(base_leaf), Some(hits_leaf)) = (find(self, false), find(self, true)) else {
+            return Err(CanaryError::internal("conversion KPI without both leaves"));
+        };
+        let bp = self.project.products[&base.product].clone();
+        let cp = self.project.products[&conversion.product].clone();
+        let base_measure = bp.measures[&base.measure].clone();
+        let conv_measure = cp.measures[&conversion.measure].clone();
+
+        // Base events: the KPI's rows, grouped by the query's period and dimensions.
+        let base_value = self.measure_value(&base.product, &base_measure)?;
+        let base_filter = self.leaf_filter(&base.product, base_leaf)?;
+        let base_time = self.time_expr(&base.product, &base.measure)?;
+        let extra: Vec<Expr> = base_filter.iter().cloned().chain([base_time.clone()]).collect();
+        let (mut b, period, dims) = self.rows(&base.product, &base.measure, shifts, &extra, None)?;
+        if let Some(f) = base_filter {
+            b = b.filter(f).map_err(pe)?;
+        }
+        let mut projection = Self::group_exprs(&period, &dims);
+        projection.push(column(&base.product, &bp.entities[entity].column).alias("_e"));
+        projection.push(base_time.alias("_bt"));
+        projection.push(base_value.alias("_bv"));
+        let base_rows = b.project(projection).map_err(pe)?.build().map_err(pe)?;
+        let keys: Vec<Expr> = period
+            .iter()
+            .map(|_| ident(PERIOD_COLUMN))
+            .chain(self.query.by.iter().map(ident))
+            .collect();
+        let base_col = self.leaves[base_leaf].column.clone();
+        let opportunities = LogicalPlanBuilder::from(base_rows.clone())
+            .aggregate(
+                keys.clone(),
+                vec![
+                    aggregate(&base_measure, ident("_bv"), None)
+                        .map_err(pe)?
+                        .alias(&base_col),
+                ],
+            )
+            .map_err(pe)?;
+        let opportunities = self.shifted(opportunities, shifts, std::slice::from_ref(&base_col))?;
+
+        // Conversion events of the same entity within the window after a base event; each
+        // conversion counts once, for the latest base event before it.
+        let conv_value = self.measure_value(&conversion.product, &conv_measure)?;
+        let conv_filter = self.leaf_filter(&conversion.product, hits_leaf)?;
+        let conv_time = self.time_expr(&conversion.product, &conversion.measure)?;
+        let mut needed = BTreeSet::new();
+        for e in conv_filter.iter().chain([&conv_time, &conv_value]) {
+            needed.extend(ScopeSchema::qualifiers(e));
+        }
+        let mut c = self.scan(&conversion.product, &needed)?;
+        if let Some(f) = conv_filter {
+            c = c.filter(f).map_err(pe)?;
+        }
+        if let Some(lo) = self.from.map(|t| unshift(t, shifts)) {
+            c = c.filter(conv_time.clone().gt_eq(ts_lit(lo))).map_err(pe)?;
+        }
+        if let Some(hi) = self.to.map(|t| unshift(t, shifts)) {
+            c = c.filter(conv_time.clone().lt(ts_lit(window.add_to(hi)))).map_err(pe)?;
+        }
+        let c = c
+            .project(vec![
+                column(&conversion.product, &cp.entities[entity].column).alias("_ce"),
+                conv_time.alias("_ct"),
+                conv_value.alias("_cv"),
+            ])
+            .map_err(pe)?
+            .window(vec![row_number().alias("_cid")])
+            .map_err(pe)?
+            .build()
+            .map_err(pe)?;
+        let within = ident("_ct")
+            .gt_eq(ident("_bt"))
+            .and(ident("_ct").lt_eq(super::time::shift_expr(ident("_bt"), &[*window])));
+        let latest = row_number()
+            .partition_by(vec![ident("_cid")])
+            .order_by(vec![ident("_bt").sort(false, true)])
+            .build()
+            .map_err(pe)?
+            .alias("_rn");
+        let hits_col = self.leaves[hits_leaf].column.clone();
+        let matched = LogicalPlanBuilder::from(base_rows)
+            .join(c, JoinType::Inner, (vec!["_e"], vec!["_ce"]), Some(within))
+            .map_err(pe)?
+            .window(vec![latest])
+            .map_err(pe)?
+            .filter(ident("_rn").eq(lit(1u64)))
+            .map_err(pe)?
+            .aggregate(
+                keys,
+                vec![
+                    aggregate(&conv_measure, ident("_cv"), None)
+                        .map_err(pe)?
+                        .alias(&hits_col),
+                ],
+            )
+            .map_err(pe)?;
+        let matched = self.shifted(matched, shifts, std::slice::from_ref(&hits_col))?;
+        Ok(vec![
+            Frame {
+                plan: opportunities.build().map_err(pe)?,
+                values: vec![base_col],
+                anchor: shifts.is_empty(),
+            },
+            Frame {
+                plan: matched.build().map_err(pe)?,
+                values: vec![hits_col],
+                anchor: false,
+            },
+        ])
+    }
+}

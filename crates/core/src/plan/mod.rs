@@ -1,0 +1,38 @@
+//! Validated model + query → one DataFusion `LogicalPlan`.
+
+mod aggregate;
+mod frames;
+mod planner;
+mod scope;
+mod time;
+mod udaf;
+
+use chrono::{DateTime, Utc};
+
+use crate::model::Grain;
+
+pub use planner::{OutputColumn, OutputRole, PlannedQuery, Planner};
+pub use scope::{DimensionError, ResolvedDimension, ScopeSchema, declared_schema};
+pub use udaf::{PercentileDisc, percentile_disc};
+
+/// Name of the output column holding the start of each period.
+pub const PERIOD_COLUMN: &str = "period";
+
+/// What to compute.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Query {
+    /// KPI ids, in output order.
+    pub kpis: Vec<String>,
+    /// Time grain of the `period` column; `None` aggregates over the whole range.
+    pub grain: Option<Grain>,
+    /// Dimensions to drill down by: `name` or `product.name`.
+    pub by: Vec<String>,
+    /// SQL boolean expression over dimensions and columns, applied to every KPI's rows.
+    pub filter: Option<String>,
+    /// Start of the range (inclusive), widened to the start of its period.
+    pub from: Option<DateTime<Utc>>,
+    /// End of the range (exclusive), widened to the end of its period.
+    pub to: Option<DateTime<Utc>>,
+    /// Restrict every tenant-scoped product to this tenant.
+    pub tenant: Option<String>,
+}

@@ -1,0 +1,477 @@
+//! The planner: KPIs → value columns ("leaves") grouped into frames → one plan.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{Column, DFSchema, ScalarValue};
+use datafusion::functions_aggregate::expr_fn as f;
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, ident, lit};
+use datafusion::prelude::nullif;
+use serde::Serialize;
+
+use super::scope::{DimensionError, ScopeSchema};
+use super::time::offset_duration;
+use super::{PERIOD_COLUMN, Query};
+use crate::catalog::Catalog;
+use crate::diagnostic::did_you_mean;
+use crate::error::{CanaryError, Result};
+use crate::expr::{ExprError, parse_expr};
+use crate::model::{CalendarDuration, ConversionCalculation, CumulativeWindow, Kpi, KpiBody, MeasureInput, Project};
+
+/// What one value column computes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) struct LeafKey {
+    pub input: LeafInput,
+    /// Shifts applied to the period (the data comes from earlier).
+    pub shifts: Vec<CalendarDuration>,
+    pub kind: LeafKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) struct LeafInput {
+    pub product: String,
+    pub measure: String,
+    pub filter: Option<String>,
+}
+
+impl From<&MeasureInput> for LeafInput {
+    fn from(m: &MeasureInput) -> Self {
+        LeafInput {
+            product: m.product.clone(),
+            measure: m.measure.clone(),
+            filter: m.filter.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) enum LeafKind {
+    Plain,
+    Cumulative(CumulativeWindow),
+    /// Base events of a conversion KPI (its id).
+    ConversionBase(String),
+    /// Converted events of a conversion KPI (its id).
+    ConversionHits(String),
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Leaf {
+    pub key: LeafKey,
+    /// Internal column name, `_v{n}`.
+    pub column: String,
+}
+
+/// A subplan with key columns (`period`, then the `by` dimensions) and value columns.
+pub(super) struct Frame {
+    pub plan: LogicalPlan,
+    pub values: Vec<String>,
+    /// Whether its keys define the output rows (frames of shifted data do not).
+    pub anchor: bool,
+}
+
+/// Role of an output column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputRole {
+    Period,
+    Dimension,
+    Kpi,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutputColumn {
+    pub name: String,
+    pub role: OutputRole,
+}
+
+/// A plan ready to run, with the meaning of each output column.
+#[derive(Debug, Clone)]
+pub struct PlannedQuery {
+    pub plan: LogicalPlan,
+    pub columns: Vec<OutputColumn>,
+}
+
+/// Plans one query over one project.
+pub struct Planner<'a> {
+    pub(super) project: &'a Project,
+    pub(super) catalog: &'a Catalog,
+    pub(super) query: &'a Query,
+    /// The query range, widened to whole periods.
+    pub(super) from: Option<DateTime<Utc>>,
+    pub(super) to: Option<DateTime<Utc>>,
+    pub(super) leaves: Vec<Leaf>,
+    leaf_index: HashMap<LeafKey, usize>,
+    kpi_exprs: Vec<(String, Expr)>,
+    scopes: HashMap<String, ScopeSchema>,
+}
+
+impl<'a> Planner<'a> {
+    /// Check the query against the project and work out every value it needs.
+    pub fn new(project: &'a Project, catalog: &'a Catalog, query: &'a Query) -> Result<Self> {
+        if query.kpis.is_empty() {
+            return Err(CanaryError::query("name at least one KPI"));
+        }
+        if project.require_tenant && query.tenant.is_none() {
+            return Err(CanaryError::query_hint(
+                "this project requires a tenant for every query",
+                "pass --tenant (or `tenant=` in Python)",
+            ));
+        }
+        if let (Some(a), Some(b)) = (query.from, query.to)
+            && a >= b
+        {
+            return Err(CanaryError::query(format!(
+                "the range is empty: from {a} is not before to {b}"
+            )));
+        }
+        let (from, to) = match query.grain {
+            Some(g) => (query.from.map(|t| g.truncate(t)), query.to.map(|t| g.ceil(t))),
+            None => (query.from, query.to),
+        };
+        let mut planner = Planner {
+            project,
+            catalog,
+            query,
+            from,
+            to,
+            leaves: Vec::new(),
+            leaf_index: HashMap::new(),
+            kpi_exprs: Vec::new(),
+            scopes: HashMap::new(),
+        };
+        let mut seen = BTreeSet::new();
+        for id in &query.kpis {
+            if !seen.insert(id.as_str()) {
+                return Err(CanaryError::query(format!("KPI `{id}` is requested twice")));
+            }
+            let kpi = project.kpi(id).ok_or_else(|| {
+                CanaryError::query_hint(
+                    format!("unknown KPI `{id}`"),
+                    did_you_mean(id, project.kpis.keys().map(String::as_str)),
+                )
+            })?;
+            let e = planner.kpi_expr(kpi, &[])?;
+            planner.kpi_exprs.push((id.clone(), e));
+        }
+        for by in &query.by {
+            if by == PERIOD_COLUMN || query.kpis.contains(by) {
+                return Err(CanaryError::query(format!(
+                    "`{by}` cannot be a dimension: the name is taken"
+                )));
+            }
+        }
+        Ok(planner)
+    }
+
+    /// Whether a time spine over a concrete range is needed and the query does not give one.
+    pub fn needs_bounds(&self) -> bool {
+        self.query.grain.is_some()
+            && (self.from.is_none() || self.to.is_none())
+            && self
+                .leaves
+                .iter()
+                .any(|l| matches!(l.key.kind, LeafKind::Cumulative(_)))
+    }
+
+    /// A plan returning one row `(lo, hi)`: the earliest and latest time of the data the
+    /// cumulative KPIs read, so a spine can cover it.
+    pub fn bounds_plan(&mut self) -> Result<LogicalPlan> {
+        let products: BTreeSet<(String, String)> = self
+            .leaves
+            .iter()
+            .filter(|l| matches!(l.key.kind, LeafKind::Cumulative(_)))
+            .map(|l| (l.key.input.product.clone(), l.key.input.measure.clone()))
+            .collect();
+        let mut union: Option<LogicalPlanBuilder> = None;
+        for (product, measure) in products {
+            let time = self.time_expr(&product, &measure)?;
+            let scan = self.scan(&product, &BTreeSet::new())?;
+            let b = scan
+                .aggregate(
+                    Vec::<Expr>::new(),
+                    vec![f::min(time.clone()).alias("lo"), f::max(time).alias("hi")],
+                )
+                .map_err(CanaryError::plan)?;
+            union = Some(match union {
+                None => b,
+                Some(u) => u
+                    .union(b.build().map_err(CanaryError::plan)?)
+                    .map_err(CanaryError::plan)?,
+            });
+        }
+        let union = union.ok_or_else(|| CanaryError::internal("bounds requested without cumulative KPIs"))?;
+        union
+            .aggregate(
+                Vec::<Expr>::new(),
+                vec![f::min(ident("lo")).alias("lo"), f::max(ident("hi")).alias("hi")],
+            )
+            .and_then(LogicalPlanBuilder::build)
+            .map_err(CanaryError::plan)
+    }
+
+    /// Build the plan. `bounds` is the data's time range, needed when [`Self::needs_bounds`].
+    pub fn plan(mut self, bounds: Option<(DateTime<Utc>, DateTime<Utc>)>) -> Result<PlannedQuery> {
+        if let (Some(g), Some((lo, hi))) = (self.query.grain, bounds) {
+            self.from = self.from.or(Some(g.truncate(lo)));
+            // `hi` is the last instant with data: the spine runs through its period.
+            self.to = self.to.or(Some(g.add(g.truncate(hi), 1)));
+        }
+        let frames = self.frames()?;
+        let combined = self.combine(frames)?;
+        let mut keys = Vec::new();
+        let mut columns = Vec::new();
+        if self.query.grain.is_some() {
+            keys.push(ident(PERIOD_COLUMN));
+            columns.push(OutputColumn {
+                name: PERIOD_COLUMN.into(),
+                role: OutputRole::Period,
+            });
+        }
+        for by in &self.query.by {
+            keys.push(ident(by));
+            columns.push(OutputColumn {
+                name: by.clone(),
+                role: OutputRole::Dimension,
+            });
+        }
+        let mut projection = keys.clone();
+        for (id, e) in &self.kpi_exprs {
+            projection.push(e.clone().alias(id));
+            columns.push(OutputColumn {
+                name: id.clone(),
+                role: OutputRole::Kpi,
+            });
+        }
+        let mut b = combined.project(projection).map_err(CanaryError::plan)?;
+        if !keys.is_empty() {
+            b = b
+                .sort(keys.into_iter().map(|k| k.sort(true, false)).collect::<Vec<_>>())
+                .map_err(CanaryError::plan)?;
+        }
+        let plan = b.build().map_err(CanaryError::plan)?;
+        Ok(PlannedQuery { plan, columns })
+    }
+
+    /// The expression of a KPI over the value columns, registering the leaves it needs.
+    fn kpi_expr(&mut self, kpi: &Kpi, shifts: &[CalendarDuration]) -> Result<Expr> {
+        let float = |e: Expr| cast(e, DataType::Float64);
+        Ok(match &kpi.body {
+            KpiBody::Simple { measure } => self.leaf(measure.into(), shifts, LeafKind::Plain),
+            KpiBody::Ratio { numerator, denominator } => {
+                let n = self.leaf(numerator.into(), shifts, LeafKind::Plain);
+                let d = self.leaf(denominator.into(), shifts, LeafKind::Plain);
+                float(n) / nullif(float(d), lit(0.0))
+            }
+            KpiBody::Cumulative { measure, window } => self.leaf(measure.into(), shifts, LeafKind::Cumulative(*window)),
+            KpiBody::Conversion {
+                base,
+                conversion,
+                calculation,
+                ..
+            } => {
+                let b = self.leaf(base.into(), shifts, LeafKind::ConversionBase(kpi.id.clone()));
+                let h = self.leaf(conversion.into(), shifts, LeafKind::ConversionHits(kpi.id.clone()));
+                // No conversion among existing base events is 0; no base events is NULL.
+                let hits = datafusion::prelude::coalesce(vec![h, lit(0i64)]);
+                match calculation {
+                    ConversionCalculation::ConversionRate => float(hits) / nullif(float(b), lit(0.0)),
+                    ConversionCalculation::Conversions => datafusion::logical_expr::when(b.is_not_null(), hits)
+                        .end()
+                        .map_err(CanaryError::plan)?,
+                }
+            }
+            KpiBody::Derived { expr, inputs } => {
+                let fields: Vec<Field> = inputs
+                    .iter()
+                    .map(|i| Field::new(&i.name, DataType::Float64, true))
+                    .collect();
+                let schema = DFSchema::try_from(Schema::new(fields)).map_err(CanaryError::plan)?;
+                let parsed = parse_expr(expr, &schema).map_err(|e: ExprError| {
+                    CanaryError::internal(format!("validated expression of `{}` failed: {e}", kpi.id))
+                })?;
+                let mut resolved = HashMap::new();
+                for input in inputs {
+                    let mut s = shifts.to_vec();
+                    if let Some(o) = input.offset {
+                        let d = offset_duration(o, self.query.grain).ok_or_else(|| {
+                            CanaryError::query_hint(
+                                format!("KPI `{}` compares periods (`{}`), which needs a grain", kpi.id, o),
+                                "pass --grain",
+                            )
+                        })?;
+                        s.push(d);
+                    }
+                    let input_kpi = Arc::clone(&self.project.kpis[&input.kpi]);
+                    let e = self.kpi_expr(&input_kpi, &s)?;
+                    resolved.insert(input.name.clone(), float(e));
+                }
+                parsed
+                    .transform(|e| match &e {
+                        Expr::Column(c) => match resolved.get(&c.name) {
+                            Some(r) => Ok(Transformed::yes(r.clone())),
+                            None => Ok(Transformed::no(e)),
+                        },
+                        _ => Ok(Transformed::no(e)),
+                    })
+                    .map(|t| t.data)
+                    .map_err(CanaryError::plan)?
+            }
+        })
+    }
+
+    fn leaf(&mut self, input: LeafInput, shifts: &[CalendarDuration], kind: LeafKind) -> Expr {
+        let mut shifts = shifts.to_vec();
+        shifts.sort_by_key(|d| (d.unit, d.count));
+        let key = LeafKey { input, shifts, kind };
+        let n = match self.leaf_index.get(&key) {
+            Some(n) => *n,
+            None => {
+                let n = self.leaves.len();
+                self.leaves.push(Leaf {
+                    key: key.clone(),
+                    column: format!("_v{n}"),
+                });
+                self.leaf_index.insert(key, n);
+                n
+            }
+        };
+        ident(&self.leaves[n].column)
+    }
+
+    /// The scope of a product, over the columns of its actual data.
+    pub(super) fn scope(&mut self, product: &str) -> Result<&ScopeSchema> {
+        if !self.scopes.contains_key(product) {
+            let catalog = self.catalog;
+            let columns = |p: &crate::model::Product| match catalog.table(&p.id) {
+                Ok(t) => t.schema.as_ref().clone(),
+                Err(_) => super::declared_schema(p),
+            };
+            let scope = ScopeSchema::new(self.project, product, &columns).map_err(|(p, d, e)| {
+                CanaryError::Spec(vec![crate::diagnostic::Diagnostic::new(
+                    crate::diagnostic::Code::InvalidExpression,
+                    crate::diagnostic::Location {
+                        file: self
+                            .project
+                            .products
+                            .get(&p)
+                            .map(|x| x.file.clone())
+                            .unwrap_or_default(),
+                        line: 1,
+                        column: 1,
+                    },
+                    format!("dimension `{d}` of `{p}` does not fit the data: {e}"),
+                )])
+            })?;
+            self.scopes.insert(product.to_owned(), scope);
+        }
+        Ok(&self.scopes[product])
+    }
+
+    /// Parse a user expression in a product's scope.
+    pub(super) fn parse_in(&mut self, product: &str, sql: &str, what: &str) -> Result<Expr> {
+        let scope = self.scope(product)?;
+        let e = scope.parse(sql).map_err(|e| match e {
+            ExprError::UnknownColumn { name, valid } => CanaryError::query_hint(
+                format!("{what}: unknown column `{name}` for product `{product}`"),
+                did_you_mean(
+                    name.rsplit('.').next().unwrap_or(&name),
+                    valid.iter().map(String::as_str),
+                ),
+            ),
+            other => CanaryError::query(format!("{what}: {other}")),
+        })?;
+        let schema = &self.scope(product)?.schema;
+        crate::validate::check_boolean_filter(&e, schema, sql)
+            .map_err(|m| CanaryError::query(format!("{what}: {m}")))?;
+        Ok(e)
+    }
+
+    /// The `by` dimensions resolved in a product's scope, as `(output name, expression)`.
+    pub(super) fn dimensions(&mut self, product: &str) -> Result<Vec<(String, Expr)>> {
+        let by = self.query.by.clone();
+        let project = self.project;
+        let scope = self.scope(product)?;
+        by.iter()
+            .map(|name| match scope.dimension(project, name) {
+                Ok(d) => Ok((name.clone(), d.expr)),
+                Err(DimensionError::Unknown { valid, .. }) => Err(CanaryError::query_hint(
+                    format!("unknown dimension `{name}` for product `{product}`"),
+                    did_you_mean(name, valid.iter().map(String::as_str)),
+                )),
+                Err(e) => Err(CanaryError::query(e.to_string())),
+            })
+            .collect()
+    }
+
+    /// Union the frames on their keys; keep rows present in an anchor frame.
+    fn combine(&self, frames: Vec<Frame>) -> Result<LogicalPlanBuilder> {
+        let mut keys: Vec<String> = Vec::new();
+        if self.query.grain.is_some() {
+            keys.push(PERIOD_COLUMN.into());
+        }
+        keys.extend(self.query.by.iter().cloned());
+        if let [only] = frames.as_slice()
+            && only.anchor
+        {
+            return Ok(LogicalPlanBuilder::from(only.plan.clone()));
+        }
+        let mut types: Vec<(String, DataType)> = Vec::new();
+        for frame in &frames {
+            for v in &frame.values {
+                let t = frame
+                    .plan
+                    .schema()
+                    .field_with_unqualified_name(v)
+                    .map_err(CanaryError::plan)?
+                    .data_type()
+                    .clone();
+                types.push((v.clone(), t));
+            }
+        }
+        let any_anchor = frames.iter().any(|f| f.anchor);
+        let mut union: Option<LogicalPlanBuilder> = None;
+        for frame in frames {
+            let mut projection: Vec<Expr> = keys.iter().map(ident).collect();
+            for (v, t) in &types {
+                if frame.values.contains(v) {
+                    projection.push(ident(v));
+                } else {
+                    let null = ScalarValue::try_from(t).map_err(CanaryError::plan)?;
+                    projection.push(lit(null).alias(v));
+                }
+            }
+            let marker = if frame.anchor {
+                lit(1i64)
+            } else {
+                lit(ScalarValue::Int64(None))
+            };
+            projection.push(marker.alias("_anchor"));
+            let b = LogicalPlanBuilder::from(frame.plan)
+                .project(projection)
+                .map_err(CanaryError::plan)?;
+            union = Some(match union {
+                None => b,
+                Some(u) => u
+                    .union(b.build().map_err(CanaryError::plan)?)
+                    .map_err(CanaryError::plan)?,
+            });
+        }
+        let union = union.ok_or_else(|| CanaryError::internal("no frames to combine"))?;
+        let mut aggs: Vec<Expr> = types.iter().map(|(v, _)| f::max(ident(v)).alias(v)).collect();
+        aggs.push(f::max(ident("_anchor")).alias("_anchor"));
+        let group: Vec<Expr> = keys.iter().map(ident).collect();
+        let mut b = union.aggregate(group, aggs).map_err(CanaryError::plan)?;
+        if any_anchor {
+            b = b.filter(ident("_anchor").is_not_null()).map_err(CanaryError::plan)?;
+        }
+        Ok(b)
+    }
+}
+
+/// A column reference that is never parsed for a qualifier (names may contain dots).
+pub(super) fn column(qualifier: &str, name: &str) -> Expr {
+    Expr::Column(Column::new(Some(qualifier), name))
+}

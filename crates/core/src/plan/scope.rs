@@ -1,0 +1,228 @@
+//! The columns and dimensions an expression over a product may use: the product's own and
+//! those of the products it reaches through many-to-one joins.
+
+use std::collections::{BTreeSet, HashMap};
+
+use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{Column, DFSchema};
+use datafusion::logical_expr::{Expr, ExprSchemable};
+
+use crate::expr::{ExprError, parse_expr, parse_expr_preferring};
+use crate::model::{Product, Project, Scope};
+
+/// Why a dimension name could not be resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DimensionError {
+    Unknown {
+        name: String,
+        valid: Vec<String>,
+    },
+    Ambiguous {
+        name: String,
+        candidates: Vec<String>,
+    },
+    FanOut {
+        name: String,
+        product: String,
+        entity: String,
+    },
+}
+
+impl std::fmt::Display for DimensionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DimensionError::Unknown { name, .. } => write!(f, "unknown dimension `{name}`"),
+            DimensionError::Ambiguous { name, candidates } => write!(
+                f,
+                "dimension `{name}` is ambiguous; qualify it as one of {}",
+                candidates.join(", ")
+            ),
+            DimensionError::FanOut { name, product, entity } => write!(
+                f,
+                "dimension `{name}` would join `{product}` through `{entity}`, which is not unique \
+                 there: the join would repeat rows (fan-out)"
+            ),
+        }
+    }
+}
+
+/// A resolved dimension: where it lives and the expression computing it.
+#[derive(Debug, Clone)]
+pub struct ResolvedDimension {
+    pub qualifier: String,
+    pub name: String,
+    pub expr: Expr,
+}
+
+/// The schema user expressions over one product are parsed against.
+#[derive(Debug, Clone)]
+pub struct ScopeSchema {
+    pub scope: Scope,
+    pub schema: DFSchema,
+    /// Dimensions by `(qualifier, name)`, as expressions over real columns.
+    dims: HashMap<(String, String), Expr>,
+    /// Dimension names in declaration order, for hints.
+    dim_names: Vec<(String, String)>,
+}
+
+/// A product's columns, as declared by its contract (with partition columns).
+pub fn declared_schema(product: &Product) -> Schema {
+    let mut fields: Vec<Field> = product
+        .columns
+        .iter()
+        .map(|(n, c)| Field::new(n, c.data_type.clone(), c.nullable))
+        .collect();
+    for (n, t) in &product.partitions {
+        if !product.columns.contains_key(n) {
+            fields.push(Field::new(n, t.clone(), false));
+        }
+    }
+    Schema::new(fields)
+}
+
+impl ScopeSchema {
+    /// Build the scope of `root`, reading each product's columns through `columns`.
+    /// A dimension whose expression does not parse is reported as `(product, dimension, error)`.
+    pub fn new(
+        project: &Project,
+        root: &str,
+        columns: &dyn Fn(&Product) -> Schema,
+    ) -> Result<ScopeSchema, (String, String, ExprError)> {
+        let scope = Scope::build(project, root);
+        let mut schema = DFSchema::empty();
+        let mut dims = HashMap::new();
+        let mut dim_names = Vec::new();
+        for member in &scope.members {
+            let Some(product) = project.product(&member.product) else {
+                continue;
+            };
+            let own = DFSchema::try_from_qualified_schema(member.qualifier.as_str(), &columns(product))
+                .map_err(|e| (product.id.clone(), String::new(), ExprError::Invalid(e.to_string())))?;
+            let mut alias_fields = Vec::new();
+            for (name, dim) in &product.dimensions {
+                let expr = parse_expr(&dim.expr, &own).map_err(|e| (product.id.clone(), name.clone(), e))?;
+                if !own.has_column_with_unqualified_name(name) {
+                    let data_type = expr
+                        .get_type(&own)
+                        .map_err(|e| (product.id.clone(), name.clone(), ExprError::Invalid(e.to_string())))?;
+                    alias_fields.push(Field::new(name, data_type, true));
+                }
+                dims.insert((member.qualifier.clone(), name.clone()), expr);
+                dim_names.push((member.qualifier.clone(), name.clone()));
+            }
+            let aliases = DFSchema::try_from_qualified_schema(member.qualifier.as_str(), &Schema::new(alias_fields))
+                .map_err(|e| (product.id.clone(), String::new(), ExprError::Invalid(e.to_string())))?;
+            schema.merge(&own);
+            schema.merge(&aliases);
+        }
+        Ok(ScopeSchema {
+            scope,
+            schema,
+            dims,
+            dim_names,
+        })
+    }
+
+    /// Parse a user expression over the scope; dimension names become their expressions.
+    pub fn parse(&self, sql: &str) -> Result<Expr, ExprError> {
+        let root = self.scope.root().qualifier.clone();
+        let expr = parse_expr_preferring(sql, &self.schema, Some(&root))?;
+        self.substitute(expr)
+    }
+
+    fn substitute(&self, expr: Expr) -> Result<Expr, ExprError> {
+        expr.transform(|e| {
+            if let Expr::Column(c) = &e
+                && let Some(q) = &c.relation
+                && let Some(d) = self.dims.get(&(q.to_string(), c.name.clone()))
+                && !matches!(d, Expr::Column(dc) if dc == c)
+            {
+                return Ok(Transformed::yes(d.clone()));
+            }
+            Ok(Transformed::no(e))
+        })
+        .map(|t| t.data)
+        .map_err(|e| ExprError::Invalid(e.to_string()))
+    }
+
+    /// Resolve a dimension reference: `name` or `qualifier.name`.
+    pub fn dimension(&self, project: &Project, reference: &str) -> Result<ResolvedDimension, DimensionError> {
+        let (qualifier, name) = match reference.split_once('.') {
+            Some((q, n)) => (Some(q), n),
+            None => (None, reference),
+        };
+        let found = |q: &str| {
+            self.dims
+                .get(&(q.to_owned(), name.to_owned()))
+                .map(|e| ResolvedDimension {
+                    qualifier: q.to_owned(),
+                    name: name.to_owned(),
+                    expr: e.clone(),
+                })
+        };
+        if let Some(q) = qualifier {
+            if let Some(d) = found(q) {
+                return Ok(d);
+            }
+            if let Some((p, entity)) = self.scope.fan_out.iter().find(|(p, _)| p == q)
+                && project.product(p).is_some_and(|p| p.dimensions.contains_key(name))
+            {
+                return Err(DimensionError::FanOut {
+                    name: reference.to_owned(),
+                    product: p.clone(),
+                    entity: entity.clone(),
+                });
+            }
+            return Err(self.unknown(reference));
+        }
+        let candidates: Vec<&(String, String)> = self.dim_names.iter().filter(|(_, n)| n == name).collect();
+        match candidates.as_slice() {
+            [] => {
+                if let Some((p, entity)) = self
+                    .scope
+                    .fan_out
+                    .iter()
+                    .find(|(p, _)| project.product(p).is_some_and(|p| p.dimensions.contains_key(name)))
+                {
+                    return Err(DimensionError::FanOut {
+                        name: reference.to_owned(),
+                        product: p.clone(),
+                        entity: entity.clone(),
+                    });
+                }
+                Err(self.unknown(reference))
+            }
+            [(q, _)] => found(q).ok_or_else(|| self.unknown(reference)),
+            many => {
+                let root = &self.scope.root().qualifier;
+                if let Some((q, _)) = many.iter().find(|(q, _)| q == root) {
+                    return found(q).ok_or_else(|| self.unknown(reference));
+                }
+                Err(DimensionError::Ambiguous {
+                    name: reference.to_owned(),
+                    candidates: many.iter().map(|(q, n)| format!("{q}.{n}")).collect(),
+                })
+            }
+        }
+    }
+
+    fn unknown(&self, reference: &str) -> DimensionError {
+        DimensionError::Unknown {
+            name: reference.to_owned(),
+            valid: self.dim_names.iter().map(|(q, n)| format!("{q}.{n}")).collect(),
+        }
+    }
+
+    /// The qualifiers (products) an expression reads.
+    pub fn qualifiers(expr: &Expr) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let _ = expr.apply(|e| {
+            if let Expr::Column(Column { relation: Some(r), .. }) = e {
+                out.insert(r.to_string());
+            }
+            Ok(TreeNodeRecursion::Continue)
+        });
+        out
+    }
+}

@@ -1,0 +1,152 @@
+//! Time expressions: UTC timestamps, truncation, shifts, and the generated time spine.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use datafusion::arrow::datatypes::{DataType, TimeUnit};
+use datafusion::common::{Result, ScalarValue};
+use datafusion::functions::datetime::expr_fn::date_trunc;
+use datafusion::logical_expr::{Expr, LogicalPlanBuilder, cast, lit};
+
+use crate::model::{CalendarDuration, CumulativeWindow, Grain, Offset};
+
+/// The type every time value is normalised to: microseconds, UTC.
+pub fn ts_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some(Arc::from("UTC")))
+}
+
+/// `e` as a UTC timestamp.
+pub fn ts(e: Expr) -> Expr {
+    cast(e, ts_type())
+}
+
+/// A UTC timestamp literal.
+pub fn ts_lit(t: DateTime<Utc>) -> Expr {
+    lit(ScalarValue::TimestampMicrosecond(
+        Some(t.timestamp_micros()),
+        Some(Arc::from("UTC")),
+    ))
+}
+
+/// The start of the `grain` period containing `e` (a UTC timestamp expression).
+pub fn truncate(grain: Grain, e: Expr) -> Expr {
+    date_trunc(lit(grain.as_str()), e)
+}
+
+/// An interval literal of `n` units of `grain`.
+pub fn interval(grain: Grain, n: i64) -> Expr {
+    let n32 = n as i32;
+    let v = match grain {
+        Grain::Hour => ScalarValue::new_interval_mdn(0, 0, n * 3_600_000_000_000),
+        Grain::Day => ScalarValue::new_interval_mdn(0, n32, 0),
+        Grain::Week => ScalarValue::new_interval_mdn(0, 7 * n32, 0),
+        Grain::Month => ScalarValue::new_interval_mdn(n32, 0, 0),
+        Grain::Quarter => ScalarValue::new_interval_mdn(3 * n32, 0, 0),
+        Grain::Year => ScalarValue::new_interval_mdn(12 * n32, 0, 0),
+    };
+    lit(v)
+}
+
+/// A total shift: a list of offsets applied one after the other, resolved at a grain.
+pub fn offset_duration(offset: Offset, grain: Option<Grain>) -> Option<CalendarDuration> {
+    match offset {
+        Offset::Calendar(d) => Some(d),
+        Offset::Periods(n) => grain.map(|unit| CalendarDuration { count: n, unit }),
+    }
+}
+
+/// `e + d` for each shift.
+pub fn shift_expr(mut e: Expr, shifts: &[CalendarDuration]) -> Expr {
+    for d in shifts {
+        e = e + interval(d.unit, d.count);
+    }
+    e
+}
+
+/// `t - d` for each shift (where the data for a shifted period comes from).
+pub fn unshift(mut t: DateTime<Utc>, shifts: &[CalendarDuration]) -> DateTime<Utc> {
+    for d in shifts {
+        t = d.sub_from(t);
+    }
+    t
+}
+
+/// One period of the time spine: the period start, and the window of data it covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpineRow {
+    pub period: DateTime<Utc>,
+    /// Inclusive lower bound of the data window (`None`: unbounded).
+    pub lo: Option<DateTime<Utc>>,
+    /// Exclusive upper bound of the data window.
+    pub hi: DateTime<Utc>,
+}
+
+/// The periods of `grain` covering `[from, to)` and, for each, the data window of a
+/// cumulative KPI.
+pub fn spine(grain: Grain, from: DateTime<Utc>, to: DateTime<Utc>, window: CumulativeWindow) -> Vec<SpineRow> {
+    let mut rows = Vec::new();
+    let mut p = grain.truncate(from);
+    while p < to {
+        let hi = grain.add(p, 1);
+        let lo = match window {
+            CumulativeWindow::AllTime => None,
+            CumulativeWindow::Trailing(d) => Some(d.sub_from(hi)),
+            CumulativeWindow::GrainToDate(g) => Some(g.truncate(p)),
+        };
+        rows.push(SpineRow { period: p, lo, hi });
+        p = hi;
+    }
+    rows
+}
+
+/// The spine as a `VALUES` plan with columns `period`, `_lo`, `_hi`.
+pub fn spine_plan(rows: &[SpineRow]) -> Result<LogicalPlanBuilder> {
+    let null_ts = || lit(ScalarValue::TimestampMicrosecond(None, Some(Arc::from("UTC"))));
+    let values = rows
+        .iter()
+        .map(|r| vec![ts_lit(r.period), r.lo.map(ts_lit).unwrap_or_else(null_ts), ts_lit(r.hi)])
+        .collect();
+    LogicalPlanBuilder::values(values)?.project(vec![
+        Expr::Column("column1".into()).alias(super::PERIOD_COLUMN),
+        Expr::Column("column2".into()).alias("_lo"),
+        Expr::Column("column3".into()).alias("_hi"),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::parse_instant;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        parse_instant(s).unwrap()
+    }
+
+    #[test]
+    fn spine_windows_by_kind() {
+        let trailing = CumulativeWindow::Trailing(CalendarDuration {
+            count: 7,
+            unit: Grain::Day,
+        });
+        let rows = spine(Grain::Month, t("2024-01-15"), t("2024-03-01"), trailing);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            rows[0],
+            SpineRow {
+                period: t("2024-01-01"),
+                lo: Some(t("2024-01-25")),
+                hi: t("2024-02-01")
+            }
+        );
+        assert_eq!(rows[1].lo, Some(t("2024-02-23")));
+
+        let mtd = spine(
+            Grain::Day,
+            t("2024-01-30"),
+            t("2024-02-02"),
+            CumulativeWindow::GrainToDate(Grain::Month),
+        );
+        let los: Vec<_> = mtd.iter().map(|r| r.lo.unwrap()).collect();
+        assert_eq!(los, vec![t("2024-01-01"), t("2024-01-01"), t("2024-02-01")]);
+    }
+}

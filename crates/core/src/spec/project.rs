@@ -1,0 +1,52 @@
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// `canary.yaml`: the root of a Canary project.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectSpec {
+    /// Project name, shown in reports and evidence.
+    pub project: String,
+    /// Semantic version of the project as a whole.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Team or person accountable for the project.
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Glob patterns, relative to the project folder, of data-product contract files.
+    #[serde(default = "default_products")]
+    pub products: Vec<String>,
+    /// Glob patterns, relative to the project folder, of KPI spec files.
+    #[serde(default = "default_kpis")]
+    pub kpis: Vec<String>,
+    /// When true, every query must name a tenant (`--tenant`); a query without one is refused.
+    #[serde(default)]
+    pub require_tenant: bool,
+    #[serde(default)]
+    pub settings: SettingsSpec,
+}
+
+fn default_products() -> Vec<String> {
+    vec!["products/**/*.yaml".to_owned()]
+}
+
+fn default_kpis() -> Vec<String> {
+    vec!["kpis/**/*.yaml".to_owned()]
+}
+
+/// Execution settings.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsSpec {
+    /// Memory the engine may use before spilling to disk, e.g. `512MiB`, `2GiB`.
+    #[serde(default)]
+    pub memory_limit: Option<String>,
+    /// Folder for spill files (default: the system temporary folder).
+    #[serde(default)]
+    pub spill_dir: Option<String>,
+    /// Number of partitions DataFusion plans with (default: the number of cores).
+    #[serde(default)]
+    pub target_partitions: Option<usize>,
+}

@@ -1,0 +1,358 @@
+//! Spec files → validated [`Project`], or every problem at once.
+
+mod kpi;
+mod product;
+
+pub(crate) use kpi::check_boolean;
+
+/// Check that a parsed filter is a boolean condition.
+pub fn check_boolean_filter(
+    e: &datafusion::logical_expr::Expr,
+    schema: &datafusion::common::DFSchema,
+    sql: &str,
+) -> Result<(), String> {
+    check_boolean(e, schema, sql).map_err(|e| e.to_string())
+}
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+use crate::diagnostic::{Code, Diagnostic, Location};
+use crate::model::{Project, Settings};
+use crate::spec::{KpiFile, Located, ProductSpec, ProjectSpec, SourceFile, SpanIndex, load_yaml};
+
+/// Name of the project file.
+pub const PROJECT_FILE: &str = "canary.yaml";
+
+/// Where each product and KPI was declared, to point diagnostics at the right line.
+#[derive(Debug, Clone, Default)]
+pub struct Origins {
+    products: HashMap<String, (Arc<SpanIndex>, String)>,
+    kpis: HashMap<String, (Arc<SpanIndex>, String)>,
+}
+
+impl Origins {
+    /// Location of `field` (a dotted path such as `columns.2.type`) of product `id`.
+    pub fn product(&self, id: &str, field: &str) -> Location {
+        locate(self.products.get(id), field)
+    }
+
+    /// Location of `field` of KPI `id`.
+    pub fn kpi(&self, id: &str, field: &str) -> Location {
+        locate(self.kpis.get(id), field)
+    }
+}
+
+fn locate(origin: Option<&(Arc<SpanIndex>, String)>, field: &str) -> Location {
+    match origin {
+        Some((spans, path)) => {
+            let full = match (path.is_empty(), field.is_empty()) {
+                (_, true) => path.clone(),
+                (true, false) => field.to_owned(),
+                (false, false) => format!("{path}.{field}"),
+            };
+            spans.locate(&full)
+        }
+        None => Location {
+            file: PROJECT_FILE.to_owned(),
+            line: 1,
+            column: 1,
+        },
+    }
+}
+
+/// Find the project folder: `start` itself or the nearest ancestor holding `canary.yaml`.
+pub fn find_project_root(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .find(|d| d.join(PROJECT_FILE).is_file())
+        .map(Path::to_path_buf)
+}
+
+/// Read and validate the project in `root` (the folder holding `canary.yaml`).
+///
+/// Checks everything that can be checked without reading data; see
+/// [`crate::catalog::Catalog::open`] for checks against the Parquet files.
+pub fn load_project(root: &Path) -> Result<(Project, Origins), Vec<Diagnostic>> {
+    load_project_with(root, &[])
+}
+
+/// Like [`load_project`], with `extra` spec files (contracts or KPI files, told apart by
+/// their first key) validated as if they were part of the project.
+pub fn load_project_with(root: &Path, extra: &[PathBuf]) -> Result<(Project, Origins), Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let absolute = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    let root = absolute.as_path();
+    let project_path = root.join(PROJECT_FILE);
+    let project_file = match read_source(root, &project_path) {
+        Ok(f) => f,
+        Err(d) => return Err(vec![d]),
+    };
+    let spec: Located<ProjectSpec> = load_yaml(&project_file).map_err(|d| vec![d])?;
+    let mut files = vec![project_file];
+
+    let version = spec
+        .value
+        .version
+        .as_deref()
+        .and_then(|v| product::parse_version(v, spec.at("version"), &mut diags));
+    let settings = settings(&spec, root, &mut diags);
+
+    let mut product_specs = Vec::new();
+    for (i, pattern) in spec.value.products.iter().enumerate() {
+        for path in expand(root, pattern, spec.at(&format!("products.{i}")), &mut diags) {
+            match read_source(root, &path).and_then(|f| {
+                let loaded = load_yaml::<ProductSpec>(&f);
+                files.push(f);
+                loaded
+            }) {
+                Ok(p) => product_specs.push(p),
+                Err(d) => diags.push(d),
+            }
+        }
+    }
+    let mut kpi_paths = Vec::new();
+    for (i, pattern) in spec.value.kpis.iter().enumerate() {
+        kpi_paths.extend(expand(root, pattern, spec.at(&format!("kpis.{i}")), &mut diags));
+    }
+    for path in extra {
+        let already = |p: &PathBuf| same_file(p, path);
+        if files.iter().any(|f| same_file(&root.join(&f.display), path)) || kpi_paths.iter().any(already) {
+            continue;
+        }
+        match read_source(root, path) {
+            Ok(f) if first_key(&f.text).as_deref() == Some("product") => {
+                match load_yaml::<ProductSpec>(&f) {
+                    Ok(p) => product_specs.push(p),
+                    Err(d) => diags.push(d),
+                }
+                files.push(f);
+            }
+            Ok(f) if first_key(&f.text).as_deref() == Some("kpis") => kpi_paths.push(path.clone()),
+            Ok(f) => diags.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    Location {
+                        file: f.display.clone(),
+                        line: 1,
+                        column: 1,
+                    },
+                    "not a data-product contract (`product:`) or a KPI file (`kpis:`)",
+                )
+                .with_hint("a contract starts with `product:`, a KPI file with `kpis:`"),
+            ),
+            Err(d) => diags.push(d),
+        }
+    }
+    let mut kpi_specs = Vec::new();
+    {
+        for path in kpi_paths {
+            match read_source(root, &path).and_then(|f| {
+                let loaded = load_yaml::<KpiFile>(&f);
+                files.push(f);
+                loaded
+            }) {
+                Ok(file) => {
+                    for (k, kpi) in file.value.kpis.iter().enumerate() {
+                        kpi_specs.push(file.map(format!("kpis.{k}"), kpi.clone()));
+                    }
+                }
+                Err(d) => diags.push(d),
+            }
+        }
+    }
+
+    let mut origins = Origins::default();
+    let mut products = IndexMap::new();
+    for p in &product_specs {
+        if let Some(prev) = origins.products.get(&p.value.product) {
+            let first = prev.0.locate(&prev.1);
+            diags.push(
+                Diagnostic::new(
+                    Code::DuplicateId,
+                    p.at("product"),
+                    format!("product `{}` is defined twice", p.value.product),
+                )
+                .with_hint(format!("first defined at {first}")),
+            );
+            continue;
+        }
+        origins
+            .products
+            .insert(p.value.product.clone(), (Arc::clone(&p.spans), p.path.clone()));
+        if let Some(product) = product::validate_product(p, root, &mut diags) {
+            products.insert(product.id.clone(), Arc::new(product));
+        }
+    }
+
+    let mut project = Project {
+        root: root.to_path_buf(),
+        name: spec.value.project.clone(),
+        version,
+        owner: spec.value.owner.clone(),
+        description: spec.value.description.clone(),
+        require_tenant: spec.value.require_tenant,
+        settings,
+        products,
+        kpis: IndexMap::new(),
+        files,
+    };
+    product::validate_graph(&project, &origins, &mut diags);
+
+    for k in &kpi_specs {
+        if let Some(prev) = origins.kpis.get(&k.value.id) {
+            let first = prev.0.locate(&prev.1);
+            diags.push(
+                Diagnostic::new(
+                    Code::DuplicateId,
+                    k.at("id"),
+                    format!("KPI `{}` is defined twice", k.value.id),
+                )
+                .with_hint(format!("first defined at {first}")),
+            );
+            continue;
+        }
+        origins
+            .kpis
+            .insert(k.value.id.clone(), (Arc::clone(&k.spans), k.path.clone()));
+    }
+    let known_kpis: Vec<String> = origins.kpis.keys().cloned().collect();
+    for k in &kpi_specs {
+        if origins
+            .kpis
+            .get(&k.value.id)
+            .is_some_and(|(s, p)| !Arc::ptr_eq(s, &k.spans) || *p != k.path)
+        {
+            continue; // the duplicate, already reported
+        }
+        if let Some(kpi) = kpi::validate_kpi(k, &project, &known_kpis, &mut diags) {
+            project.kpis.insert(kpi.id.clone(), Arc::new(kpi));
+        }
+    }
+    kpi::check_cycles(&project, &origins, &mut diags);
+
+    if diags.is_empty() {
+        Ok((project, origins))
+    } else {
+        sort(&mut diags);
+        Err(diags)
+    }
+}
+
+/// Order diagnostics by file, line and column, so output is stable.
+pub fn sort(diags: &mut [Diagnostic]) {
+    diags.sort_by(|a, b| (&a.location, a.code, &a.message).cmp(&(&b.location, b.code, &b.message)));
+}
+
+fn settings(spec: &Located<ProjectSpec>, root: &Path, diags: &mut Vec<Diagnostic>) -> Settings {
+    let s = &spec.value.settings;
+    let memory_limit = s.memory_limit.as_deref().and_then(|m| match parse_bytes(m) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            diags.push(Diagnostic::new(Code::InvalidValue, spec.at("settings.memory_limit"), e));
+            None
+        }
+    });
+    Settings {
+        memory_limit,
+        spill_dir: s.spill_dir.as_ref().map(|d| root.join(d)),
+        target_partitions: s.target_partitions,
+    }
+}
+
+/// Parse a size such as `512MiB`, `2GiB`, `1.5GB` or a plain number of bytes.
+pub fn parse_bytes(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size; write e.g. `512MiB` or `2GiB`"))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" => 1e3,
+        "kib" | "k" => 1024.0,
+        "mb" => 1e6,
+        "mib" | "m" => 1024.0 * 1024.0,
+        "gb" => 1e9,
+        "gib" | "g" => 1024.0 * 1024.0 * 1024.0,
+        other => return Err(format!("unknown size unit `{other}` in `{s}`; use KiB, MiB or GiB")),
+    };
+    Ok((n * mult) as usize)
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// The first top-level key of a YAML mapping, without parsing the rest.
+fn first_key(text: &str) -> Option<String> {
+    text.lines()
+        .map(str::trim_end)
+        .find(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("---") && !l.starts_with(' '))
+        .and_then(|l| l.split_once(':'))
+        .map(|(k, _)| k.trim().to_owned())
+}
+
+fn read_source(root: &Path, path: &Path) -> Result<SourceFile, Diagnostic> {
+    let display = display_path(root, path);
+    std::fs::read_to_string(path)
+        .map(|text| SourceFile {
+            display: display.clone(),
+            text,
+        })
+        .map_err(|e| {
+            Diagnostic::new(
+                Code::FileNotFound,
+                Location {
+                    file: display,
+                    line: 1,
+                    column: 1,
+                },
+                format!("cannot read the file: {e}"),
+            )
+        })
+}
+
+/// A path relative to the project folder, with `/` separators.
+pub fn display_path(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn expand(root: &Path, pattern: &str, at: Location, diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    let full = root.join(pattern);
+    let Some(full) = full.to_str() else {
+        diags.push(Diagnostic::new(
+            Code::InvalidValue,
+            at,
+            "the pattern is not valid UTF-8",
+        ));
+        return Vec::new();
+    };
+    match glob::glob(full) {
+        Ok(paths) => {
+            let mut out: Vec<PathBuf> = paths.filter_map(Result::ok).filter(|p| p.is_file()).collect();
+            out.sort();
+            out
+        }
+        Err(e) => {
+            diags.push(Diagnostic::new(
+                Code::InvalidValue,
+                at,
+                format!("invalid glob pattern `{pattern}`: {e}"),
+            ));
+            Vec::new()
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! Every KPI kind against values counted by hand on the fixture (see fixture.rs).
+
+use canary_core::Grain;
+
+use crate::fixture::{engine, rows};
+use crate::r;
+
+const A: Option<&str> = Some("a");
+
+#[tokio::test]
+async fn simple_aggregations_match_hand_counts() {
+    let (_dir, e) = engine().await;
+    let got = rows(
+        &e,
+        &[
+            "revenue",
+            "done_revenue",
+            "orders",
+            "customers",
+            "avg_amount",
+            "min_amount",
+            "max_amount",
+            "returned",
+            "web_orders",
+        ],
+        Some(Grain::Month),
+        &[],
+        A,
+    )
+    .await;
+    assert_eq!(
+        got,
+        vec![
+            r(&["2024-01-01", "60", "30", "3", "2", "20", "10", "30", "1", "2"]),
+            r(&["2024-02-01", "90", "90", "2", "2", "45", "40", "50", "0", "1"]),
+            r(&["2024-03-01", "60", "60", "1", "1", "60", "60", "60", "0", "1"]),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn percentiles_continuous_and_discrete() {
+    let (_dir, e) = engine().await;
+    // Jan amounts 10,20,30 → 20; qty 1,2,3 → 2. Feb amounts 40,50 → 45; qty 1,5 → 1 (the
+    // first value reaching half). Mar: 60; qty 2.
+    let got = rows(&e, &["median_amount", "median_qty"], Some(Grain::Month), &[], A).await;
+    assert_eq!(
+        got,
+        vec![
+            r(&["2024-01-01", "20", "2"]),
+            r(&["2024-02-01", "45", "1"]),
+            r(&["2024-03-01", "60", "2"]),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn ratio_divides_filtered_numerator_by_denominator() {
+    let (_dir, e) = engine().await;
+    let got = rows(&e, &["return_rate"], Some(Grain::Month), &[], A).await;
+    assert_eq!(
+        got,
+        vec![
+            r(&["2024-01-01", "0.3333"]),
+            r(&["2024-02-01", "0"]),
+            r(&["2024-03-01", "0"])
+        ]
+    );
+}
+
+#[tokio::test]
+async fn derived_with_previous_period_offset() {
+    let (_dir, e) = engine().await;
+    // Revenue 60, 90, 60: growth —, (90-60)/60, (60-90)/90. AOV 60/3, 90/2, 60/1.
+    let got = rows(&e, &["revenue_growth", "aov"], Some(Grain::Month), &[], A).await;
+    assert_eq!(
+        got,
+        vec![
+            r(&["2024-01-01", "", "20"]),
+            r(&["2024-02-01", "0.5", "45"]),
+            r(&["2024-03-01", "-0.3333", "60"]),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn cumulative_all_time_trailing_and_to_date() {
+    let (_dir, e) = engine().await;
+    // All-time: 60, 150, 210. Trailing 30 days ending with each month:
+    // Jan [Jan 2, Feb 1) → orders 1, 2, 3 = 60; Feb [Jan 31, Mar 1) → 3, 4, 5 = 120;
+    // Mar [Mar 2, Apr 1) → nothing. Year to date equals all-time here.
+    // Distinct customers to date: {1,2}, {1,2,3}, {1,2,3}.
+    let got = rows(
+        &e,
+        &["revenue_total", "revenue_30d", "revenue_ytd", "customers_to_date"],
+        Some(Grain::Month),
+        &[],
+        A,
+    )
+    .await;
+    assert_eq!(
+        got,
+        vec![
+            r(&["2024-01-01", "60", "60", "60", "2"]),
+            r(&["2024-02-01", "150", "120", "150", "3"]),
+            r(&["2024-03-01", "210", "", "210", "3"]),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn cumulative_by_day_restarts_each_month() {
+    let (_dir, e) = engine().await;
+    let q = canary_core::Query {
+        kpis: vec!["revenue_ytd".into(), "revenue".into()],
+        grain: Some(Grain::Day),
+        from: canary_core::model::parse_instant("2024-02-01").ok(),
+        to: canary_core::model::parse_instant("2024-02-03").ok(),
+        tenant: Some("a".into()),
+        ..Default::default()
+    };
+    let got = crate::fixture::query_rows(&e, &q).await;
+    // Year to date on Feb 1: 60 (January); on Feb 2: 60 + 40.
+    assert_eq!(got, vec![r(&["2024-02-01", "60", ""]), r(&["2024-02-02", "100", "40"])]);
+}
+
+#[tokio::test]
+async fn conversion_matches_each_order_to_the_latest_visit_within_the_window() {
+    let (_dir, e) = engine().await;
+    // Jan: visits 1,2,3,5 (4); orders 1←v1, 2←v5, 3←v3, 4←v3 (Feb 2 is 5 days after v3,
+    // attributed to v3's January). Feb: visit 4, no order after it.
+    let got = rows(
+        &e,
+        &["visit_conversion", "visit_conversions"],
+        Some(Grain::Month),
+        &[],
+        A,
+    )
+    .await;
+    assert_eq!(got, vec![r(&["2024-01-01", "1", "4"]), r(&["2024-02-01", "0", "0"])]);
+}
+
+#[tokio::test]
+async fn semi_additive_balances_take_the_last_or_first_snapshot() {
+    let (_dir, e) = engine().await;
+    // Jan: last date overall Jan 31 → 110; per account 110 + 70; opening 100 + 50.
+    // Feb: last date Feb 29 → 80; per account 120 + 80; opening 120 + 80.
+    let got = rows(
+        &e,
+        &["closing_total", "closing_balance", "opening_balance"],
+        Some(Grain::Month),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(
+        got,
+        vec![
+            r(&["2024-01-01", "110", "180", "150"]),
+            r(&["2024-02-01", "80", "200", "200"])
+        ]
+    );
+}
+
+#[tokio::test]
+async fn totals_without_grain_and_dimensions_through_two_joins() {
+    let (_dir, e) = engine().await;
+    assert_eq!(
+        rows(&e, &["revenue", "orders"], None, &[], A).await,
+        vec![r(&["210", "6"])]
+    );
+    // orders → customers → regions: cust 1 north; 2, 3 south.
+    let got = rows(&e, &["revenue"], Some(Grain::Month), &["region_name"], A).await;
+    assert_eq!(
+        got,
+        vec![
+            r(&["2024-01-01", "north", "30"]),
+            r(&["2024-01-01", "south", "30"]),
+            r(&["2024-02-01", "south", "90"]),
+            r(&["2024-03-01", "north", "60"]),
+        ]
+    );
+    let got = rows(&e, &["orders"], None, &["customers.segment", "channel"], A).await;
+    assert_eq!(
+        got,
+        vec![
+            r(&["business", "web", "2"]),
+            r(&["consumer", "app", "2"]),
+            r(&["consumer", "web", "2"]),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn kpis_from_several_products_share_the_output_rows() {
+    let (_dir, e) = engine().await;
+    let got = rows(
+        &e,
+        &["revenue", "closing_total", "visit_conversions"],
+        Some(Grain::Month),
+        &[],
+        A,
+    )
+    .await;
+    assert_eq!(
+        got,
+        vec![
+            r(&["2024-01-01", "60", "110", "4"]),
+            r(&["2024-02-01", "90", "80", "0"]),
+            r(&["2024-03-01", "60", "", ""]),
+        ]
+    );
+}

@@ -1,0 +1,123 @@
+//! Tenant isolation holds whatever the filters say.
+
+use canary_core::{CanaryError, Grain, Query};
+
+use crate::fixture::{engine, query_rows, rows};
+use crate::r;
+
+fn q(filter: &str, tenant: &str) -> Query {
+    Query {
+        kpis: vec!["revenue".into(), "orders".into()],
+        grain: None,
+        filter: Some(filter.into()),
+        tenant: Some(tenant.into()),
+        ..Query::default()
+    }
+}
+
+#[tokio::test]
+async fn adversarial_filters_never_reach_another_tenants_rows() {
+    let (_dir, e) = engine().await;
+    // Tenant a: 6 orders, 210. Tenant b: 1 order, 1000.
+    for filter in [
+        "1=1 OR tenant <> 'a'",
+        "tenant = 'b' OR true",
+        "orders.tenant IN ('a', 'b') OR 1 = 1",
+        "NOT (tenant = 'a') OR tenant = 'a'",
+        "coalesce(tenant, 'b') <> 'zzz'",
+    ] {
+        assert_eq!(
+            query_rows(&e, &q(filter, "a")).await,
+            vec![r(&["210", "6"])],
+            "{filter}"
+        );
+        assert_eq!(
+            query_rows(&e, &q(filter, "b")).await,
+            vec![r(&["1000", "1"])],
+            "{filter}"
+        );
+    }
+    // Asking for the other tenant's rows yields nothing, not them.
+    assert_eq!(query_rows(&e, &q("tenant = 'b'", "a")).await, vec![r(&["", "0"])]);
+}
+
+#[tokio::test]
+async fn joined_dimension_products_are_scoped_too() {
+    let (_dir, e) = engine().await;
+    // Customer 4 belongs to tenant b; seen from tenant a, its segment must not appear.
+    let got = rows(&e, &["orders"], None, &["customers.segment"], Some("b")).await;
+    assert_eq!(got, vec![r(&["business", "1"])]);
+    let q = Query {
+        kpis: vec!["orders".into()],
+        by: vec!["customers.segment".into()],
+        filter: Some("customers.tenant = 'a' OR 1=1".into()),
+        tenant: Some("b".into()),
+        ..Query::default()
+    };
+    assert_eq!(query_rows(&e, &q).await, vec![r(&["business", "1"])]);
+}
+
+#[tokio::test]
+async fn tenant_filter_sits_directly_above_every_scan() {
+    let (_dir, e) = engine().await;
+    let mut query = q("1=1 OR tenant <> 'a'", "a");
+    query.by = vec!["customers.segment".into()];
+    query.grain = Some(Grain::Month);
+    let planned = e.plan(&query).await.expect("plan");
+    let text = planned.plan.display_indent().to_string();
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let mut checked = 0;
+    for (i, line) in lines.iter().enumerate() {
+        if let Some(table) = line.strip_prefix("TableScan: ")
+            && table != "regions"
+        {
+            let above = lines[i - 1];
+            assert_eq!(above, format!("Filter: {table}.tenant = Utf8(\"a\")"), "{text}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 2, "orders and customers: {text}");
+}
+
+#[tokio::test]
+async fn unknown_names_in_queries_are_query_errors_with_hints() {
+    let (_dir, e) = engine().await;
+    let bad = Query {
+        kpis: vec!["revenu".into()],
+        ..Query::default()
+    };
+    match e.compute(&bad).await {
+        Err(CanaryError::Query { message, hint }) => {
+            assert_eq!(message, "unknown KPI `revenu`");
+            assert!(hint.unwrap_or_default().starts_with("did you mean `revenue`?"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let bad = Query {
+        kpis: vec!["revenue".into()],
+        by: vec!["chanel".into()],
+        ..Query::default()
+    };
+    match e.compute(&bad).await {
+        Err(CanaryError::Query { message, hint }) => {
+            assert_eq!(message, "unknown dimension `chanel` for product `orders`");
+            assert!(hint.unwrap_or_default().contains("orders.channel"));
+        }
+        other => panic!("{other:?}"),
+    }
+    let bad = Query {
+        kpis: vec!["revenue".into()],
+        filter: Some("amount > (SELECT 1)".into()),
+        ..Query::default()
+    };
+    assert!(matches!(e.compute(&bad).await, Err(CanaryError::Query { .. })));
+    let bad = Query {
+        kpis: vec!["revenue".into()],
+        by: vec!["visits.visited_at".into()],
+        ..Query::default()
+    };
+    match e.compute(&bad).await {
+        Err(CanaryError::Query { message, .. }) => assert!(message.contains("fan-out"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+}
