@@ -3,10 +3,9 @@
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result;
 use datafusion::functions_aggregate::expr_fn as f;
-use datafusion::functions_aggregate::percentile_cont::percentile_cont;
-use datafusion::logical_expr::{Expr, ExprFunctionExt, cast, lit, when};
+use datafusion::logical_expr::{Expr, cast, lit, when};
 
-use super::udaf::PercentileDisc;
+use super::udaf::Percentile;
 use crate::model::{AggKind, Measure};
 
 /// The measure's value expression for one row (`1` for a row count).
@@ -29,12 +28,23 @@ pub fn aggregate(measure: &Measure, value: Expr, filter: Option<Expr>) -> Result
         AggKind::Min => f::min(value),
         AggKind::Max => f::max(value),
         AggKind::Median => f::median(value),
-        AggKind::Percentile => percentile_cont(value.sort(true, false), lit(measure.percentile.unwrap_or(0.5))),
-        AggKind::PercentileDisc => PercentileDisc::udaf(measure.percentile.unwrap_or(0.5)).call(vec![value]),
+        AggKind::Percentile => Percentile::udaf(measure.percentile.unwrap_or(0.5), false).call(vec![value]),
+        AggKind::PercentileDisc => Percentile::udaf(measure.percentile.unwrap_or(0.5), true).call(vec![value]),
     };
-    match filter {
-        Some(p) => base.filter(p).build(),
-        None => Ok(base),
+    Ok(with_filter(base, filter))
+}
+
+/// Attach `FILTER (WHERE p)` to an aggregate, keeping its other parameters.
+///
+/// (`ExprFunctionExt::filter(..).build()` rebuilds the call and resets `DISTINCT` and
+/// `WITHIN GROUP (ORDER BY ..)`, silently turning `count(DISTINCT x)` into `count(x)`.)
+pub fn with_filter(aggregate: Expr, filter: Option<Expr>) -> Expr {
+    match (aggregate, filter) {
+        (Expr::AggregateFunction(mut a), Some(p)) => {
+            a.params.filter = Some(Box::new(p));
+            Expr::AggregateFunction(a)
+        }
+        (other, _) => other,
     }
 }
 
@@ -48,12 +58,7 @@ pub struct Split {
 
 /// The two-phase form of a measure, if it has one (distinct counts and percentiles do not).
 pub fn split(measure: &Measure, value: Expr, filter: Option<Expr>) -> Result<Option<Split>> {
-    let with = |e: Expr| -> Result<Expr> {
-        match &filter {
-            Some(p) => e.filter(p.clone()).build(),
-            None => Ok(e),
-        }
-    };
+    let with = |e: Expr| -> Result<Expr> { Ok(with_filter(e, filter.clone())) };
     let split = match measure.agg {
         AggKind::Sum | AggKind::SumBoolean => Split {
             partials: vec![(with(f::sum(value))?, "")],

@@ -380,7 +380,7 @@ impl Planner<'_> {
         let Some(grain) = self.query.grain else {
             return Err(CanaryError::query_hint("cumulative KPIs need a grain", "pass --grain"));
         };
-        let (Some(from), Some(to)) = (self.from, self.to) else {
+        let Some((from, to)) = self.spine_range else {
             return Err(CanaryError::internal("cumulative frame planned without a range"));
         };
         let rows = spine(grain, unshift(from, shifts), unshift(to, shifts), window);

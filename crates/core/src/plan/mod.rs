@@ -13,7 +13,7 @@ use crate::model::Grain;
 
 pub use planner::{OutputColumn, OutputRole, PlannedQuery, Planner};
 pub use scope::{DimensionError, ResolvedDimension, ScopeSchema, declared_schema};
-pub use udaf::{PercentileDisc, percentile_disc};
+pub use udaf::{Percentile, percentile_cont, percentile_disc};
 
 /// Name of the output column holding the start of each period.
 pub const PERIOD_COLUMN: &str = "period";

@@ -102,6 +102,8 @@ pub struct Planner<'a> {
     /// The query range, widened to whole periods.
     pub(super) from: Option<DateTime<Utc>>,
     pub(super) to: Option<DateTime<Utc>>,
+    /// The range of the time spine: the query range, completed by the data's bounds.
+    pub(super) spine_range: Option<(DateTime<Utc>, DateTime<Utc>)>,
     pub(super) leaves: Vec<Leaf>,
     leaf_index: HashMap<LeafKey, usize>,
     kpi_exprs: Vec<(String, Expr)>,
@@ -137,6 +139,7 @@ impl<'a> Planner<'a> {
             query,
             from,
             to,
+            spine_range: None,
             leaves: Vec::new(),
             leaf_index: HashMap::new(),
             kpi_exprs: Vec::new(),
@@ -214,10 +217,11 @@ impl<'a> Planner<'a> {
 
     /// Build the plan. `bounds` is the data's time range, needed when [`Self::needs_bounds`].
     pub fn plan(mut self, bounds: Option<(DateTime<Utc>, DateTime<Utc>)>) -> Result<PlannedQuery> {
-        if let (Some(g), Some((lo, hi))) = (self.query.grain, bounds) {
-            self.from = self.from.or(Some(g.truncate(lo)));
+        if let Some(g) = self.query.grain {
             // `hi` is the last instant with data: the spine runs through its period.
-            self.to = self.to.or(Some(g.add(g.truncate(hi), 1)));
+            let lo = self.from.or(bounds.map(|(lo, _)| g.truncate(lo)));
+            let hi = self.to.or(bounds.map(|(_, hi)| g.add(g.truncate(hi), 1)));
+            self.spine_range = lo.zip(hi);
         }
         let frames = self.frames()?;
         let combined = self.combine(frames)?;

@@ -1,5 +1,8 @@
-//! `percentile_disc`: the smallest value whose cumulative share reaches the percentile.
-//! DataFusion has `percentile_cont` (interpolating) but no discrete variant.
+//! Exact percentiles over values cast to `Float64`:
+//! - discrete (`percentile_disc`): the smallest value whose cumulative share reaches the
+//!   fraction; DataFusion has no such aggregate;
+//! - continuous (`percentile_cont`): linear interpolation between the two closest ranks,
+//!   in full `f64` precision (DataFusion's own rounds the fraction to 1e-6).
 
 use std::sync::Arc;
 
@@ -10,18 +13,21 @@ use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDF, AggregateUDFImpl, Signature, Volatility};
 
-/// `percentile_disc(x)` at a fixed fraction, over values cast to `Float64`.
+/// A percentile at a fixed fraction, over values cast to `Float64`.
 #[derive(Debug, PartialEq, Eq, Hash)]
-pub struct PercentileDisc {
+pub struct Percentile {
     /// The fraction's bits (so the type can be `Eq` and `Hash`).
     fraction_bits: u64,
+    discrete: bool,
     signature: Signature,
 }
 
-impl PercentileDisc {
-    pub fn udaf(fraction: f64) -> AggregateUDF {
-        AggregateUDF::new_from_impl(PercentileDisc {
+impl Percentile {
+    /// The aggregate `percentile_disc` (discrete) or `percentile_cont` at `fraction`.
+    pub fn udaf(fraction: f64, discrete: bool) -> AggregateUDF {
+        AggregateUDF::new_from_impl(Percentile {
             fraction_bits: fraction.to_bits(),
+            discrete,
             signature: Signature::exact(vec![DataType::Float64], Volatility::Immutable),
         })
     }
@@ -31,9 +37,13 @@ impl PercentileDisc {
     }
 }
 
-impl AggregateUDFImpl for PercentileDisc {
+impl AggregateUDFImpl for Percentile {
     fn name(&self) -> &str {
-        "percentile_disc"
+        if self.discrete {
+            "percentile_disc"
+        } else {
+            "percentile_cont"
+        }
     }
 
     fn signature(&self) -> &Signature {
@@ -47,23 +57,25 @@ impl AggregateUDFImpl for PercentileDisc {
     fn state_fields(&self, args: StateFieldsArgs<'_>) -> Result<Vec<FieldRef>> {
         let item = Field::new_list_field(DataType::Float64, true);
         Ok(vec![Arc::new(Field::new(
-            format!("{}[percentile_disc_values]", args.name),
+            format!("{}[percentile_values]", args.name),
             DataType::List(Arc::new(item)),
             true,
         ))])
     }
 
     fn accumulator(&self, _args: AccumulatorArgs<'_>) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(DiscAccumulator {
+        Ok(Box::new(PercentileAccumulator {
             fraction: self.fraction(),
+            discrete: self.discrete,
             values: Vec::new(),
         }))
     }
 }
 
 #[derive(Debug)]
-struct DiscAccumulator {
+struct PercentileAccumulator {
     fraction: f64,
+    discrete: bool,
     values: Vec<f64>,
 }
 
@@ -78,7 +90,18 @@ pub fn percentile_disc(values: &mut [f64], fraction: f64) -> Option<f64> {
     Some(values[rank.clamp(1, values.len()) - 1])
 }
 
-impl Accumulator for DiscAccumulator {
+/// The continuous percentile of `values` (sorted in place); `None` when empty.
+pub fn percentile_cont(values: &mut [f64], fraction: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let position = fraction.clamp(0.0, 1.0) * (values.len() - 1) as f64;
+    let (lo, hi) = (position.floor() as usize, position.ceil() as usize);
+    Some(values[lo] + (values[hi] - values[lo]) * (position - lo as f64))
+}
+
+impl Accumulator for PercentileAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         let array = values[0].as_primitive::<Float64Type>();
         self.values.extend(array.iter().flatten());
@@ -105,7 +128,12 @@ impl Accumulator for DiscAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        Ok(ScalarValue::Float64(percentile_disc(&mut self.values, self.fraction)))
+        let value = if self.discrete {
+            percentile_disc(&mut self.values, self.fraction)
+        } else {
+            percentile_cont(&mut self.values, self.fraction)
+        };
+        Ok(ScalarValue::Float64(value))
     }
 
     fn size(&self) -> usize {
@@ -115,7 +143,16 @@ impl Accumulator for DiscAccumulator {
 
 #[cfg(test)]
 mod tests {
-    use super::percentile_disc;
+    use super::{percentile_cont, percentile_disc};
+
+    #[test]
+    fn continuous_percentiles_interpolate_exactly() {
+        let mut v = vec![40.0, 10.0, 30.0, 20.0];
+        assert_eq!(percentile_cont(&mut v, 0.5), Some(25.0));
+        assert_eq!(percentile_cont(&mut v, 0.9), Some(37.0)); // 30 + 0.7 * 10
+        assert_eq!(percentile_cont(&mut v, 1.0), Some(40.0));
+        assert_eq!(percentile_cont(&mut [7.0], 0.3), Some(7.0));
+    }
 
     #[test]
     fn discrete_percentiles_pick_actual_values() {

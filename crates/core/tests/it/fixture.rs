@@ -164,6 +164,8 @@ const KPIS: &str = "kpis:
   - { id: done_revenue, version: 1.0.0, type: simple, measure: orders.revenue, filter: \"status = 'done'\" }
   - { id: orders, version: 1.0.0, type: simple, measure: orders.orders }
   - { id: customers, version: 1.0.0, type: simple, measure: orders.customers }
+  - { id: done_customers, version: 1.0.0, type: simple, measure: orders.customers, filter: \"status = 'done'\" }
+  - { id: done_median, version: 1.0.0, type: simple, measure: orders.median_amount, filter: \"status = 'done'\" }
   - { id: avg_amount, version: 1.0.0, type: simple, measure: orders.avg_amount }
   - { id: min_amount, version: 1.0.0, type: simple, measure: orders.min_amount }
   - { id: max_amount, version: 1.0.0, type: simple, measure: orders.max_amount }

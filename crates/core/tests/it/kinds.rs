@@ -55,6 +55,22 @@ async fn percentiles_continuous_and_discrete() {
 }
 
 #[tokio::test]
+async fn filters_keep_distinct_and_within_group_ordering() {
+    let (_dir, e) = engine().await;
+    // Done orders: Jan 1, 2 (both customer 1; amounts 10, 20); Feb 4, 5 (customers 2, 3;
+    // 40, 50); Mar 6 (customer 1; 60). Distinct customers 1, 2, 1; medians 15, 45, 60.
+    let got = rows(&e, &["done_customers", "done_median"], Some(Grain::Month), &[], A).await;
+    assert_eq!(
+        got,
+        vec![
+            r(&["2024-01-01", "1", "15"]),
+            r(&["2024-02-01", "2", "45"]),
+            r(&["2024-03-01", "1", "60"]),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn ratio_divides_filtered_numerator_by_denominator() {
     let (_dir, e) = engine().await;
     let got = rows(&e, &["return_rate"], Some(Grain::Month), &[], A).await;
