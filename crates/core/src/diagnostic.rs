@@ -5,7 +5,7 @@ use std::fmt;
 use serde::Serialize;
 
 /// A stable code per class of problem, so tools and tests can match on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Code {
     /// The file is not valid YAML.
     YamlSyntax,
@@ -101,6 +101,12 @@ impl Code {
             Code::MissingColumn => "C0703",
             Code::MissingData => "C0704",
         }
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 

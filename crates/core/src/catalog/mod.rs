@@ -71,20 +71,20 @@ impl Catalog {
 
 async fn open_product(product: &Product, ctx: &SessionContext) -> std::result::Result<Table, String> {
     let url = ListingTableUrl::parse(&product.location)
-        .map_err(|e| format!("`{}` is not a valid location: {e}", product.location))?;
+        .map_err(|e| format!("`{}` is not a valid location: {e}", display_location(product)))?;
     register_store(&url, ctx)?;
     let state = ctx.state();
     let store = state
         .runtime_env()
         .object_store(url.object_store())
-        .map_err(|e| format!("no object store for `{}`: {e}", product.location))?;
+        .map_err(|e| format!("no object store for `{}`: {e}", display_location(product)))?;
     let mut files: Vec<ObjectMeta> = url
         .list_all_files(&state, store.as_ref(), ".parquet")
         .await
-        .map_err(|e| format!("cannot list `{}`: {e}", product.location))?
+        .map_err(|e| format!("cannot list `{}`: {e}", display_location(product)))?
         .try_collect()
         .await
-        .map_err(|e| format!("cannot list `{}`: {e}", product.location))?;
+        .map_err(|e| format!("cannot list `{}`: {e}", display_location(product)))?;
     if files.is_empty() {
         return Err(format!(
             "no Parquet files at `{}` for product `{}`",
@@ -113,7 +113,7 @@ async fn open_product(product: &Product, ctx: &SessionContext) -> std::result::R
 }
 
 fn display_location(product: &Product) -> String {
-    product.location.clone()
+    product.location_written.clone()
 }
 
 /// Register an object store for `s3://` URLs, configured from the environment

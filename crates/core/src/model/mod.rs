@@ -53,7 +53,12 @@ pub struct Product {
     pub owner: String,
     pub description: Option<String>,
     /// A URL DataFusion can list: `file:///…`, `s3://…`, possibly with a glob.
+    #[serde(skip)]
     pub location: String,
+    /// The location as the contract writes it (for messages; never an absolute path the
+    /// contract did not write).
+    #[serde(rename = "location")]
+    pub location_written: String,
     #[serde(skip)]
     pub partitions: Vec<(String, DataType)>,
     pub tenant_column: Option<String>,

@@ -45,8 +45,12 @@ pub(super) fn validate_kpi(
                     Code::InvalidThresholds,
                     spec.at("thresholds.critical"),
                     format!(
-                        "critical ({c}) is on the good side of warn ({w}) for a {:?} KPI",
-                        k.direction
+                        "critical ({c}) is on the good side of warn ({w}) for a {} KPI",
+                        if k.direction == Direction::HigherIsBetter {
+                            "higher_is_better"
+                        } else {
+                            "lower_is_better"
+                        }
                     ),
                 )
                 .with_hint("with higher_is_better, critical <= warn; with lower_is_better, critical >= warn"),
@@ -118,14 +122,15 @@ pub(super) fn validate_kpi(
                 "a conversion KPI",
                 diags,
             );
-            for m in [&base, &conversion] {
-                let product = &project.products[&m.product];
+            let products: BTreeSet<&str> = [base.product.as_str(), conversion.product.as_str()].into();
+            for id in products {
+                let product = &project.products[id];
                 if !product.entities.contains_key(&c.entity) {
                     diags.push(
                         Diagnostic::new(
                             Code::UnknownEntity,
                             spec.at("conversion.entity"),
-                            format!("`{}` is not an entity of `{}`", c.entity, m.product),
+                            format!("`{}` is not an entity of `{id}`", c.entity),
                         )
                         .with_hint(did_you_mean(&c.entity, product.entities.keys().map(String::as_str))),
                     );
@@ -272,7 +277,10 @@ fn measure_input(
         match ScopeSchema::new(project, product_id, &declared_schema) {
             Ok(scope) => {
                 if let Err(e) = scope.parse(f).and_then(|e| check_boolean(&e, &scope.schema, f)) {
-                    diags.push(expr_diag(e, spec.at(filter_field), "filter"));
+                    diags.push(
+                        fan_out_diag(project, &scope, &e, spec.at(filter_field))
+                            .unwrap_or_else(|| expr_diag(e, spec.at(filter_field), "filter")),
+                    );
                     return None;
                 }
             }
@@ -291,6 +299,37 @@ fn measure_input(
         measure: measure.to_owned(),
         filter: filter.map(str::to_owned),
     })
+}
+
+/// An unknown column that belongs to a product joined one-to-many (a fan-out).
+fn fan_out_diag(project: &Project, scope: &ScopeSchema, err: &ExprError, at: Location) -> Option<Diagnostic> {
+    let ExprError::UnknownColumn { name, .. } = err else {
+        return None;
+    };
+    let (qualifier, column) = match name.split_once('.') {
+        Some((q, c)) => (Some(q), c),
+        None => (None, name.as_str()),
+    };
+    let (product, entity) = scope.scope.fan_out.iter().find(|(p, _)| {
+        qualifier.is_none_or(|q| q == p)
+            && project
+                .product(p)
+                .is_some_and(|p| p.columns.contains_key(column) || p.dimensions.contains_key(column))
+    })?;
+    Some(
+        Diagnostic::new(
+            Code::FanOutJoin,
+            at,
+            format!(
+                "`{name}` is in `{product}`, which holds `{entity}` as a foreign key: joining it would repeat \
+                 the rows of `{}` and inflate its measures (fan-out)",
+                scope.scope.root().product
+            ),
+        )
+        .with_hint(format!(
+            "define the KPI over `{product}` itself, or give `{product}` a unique key for `{entity}`"
+        )),
+    )
 }
 
 /// A filter must be a boolean expression.

@@ -52,8 +52,12 @@ pub(super) fn check_name(name: &str, what: &str, at: Location, diags: &mut Vec<D
 pub(super) fn expr_diag(err: ExprError, at: Location, what: &str) -> Diagnostic {
     match err {
         ExprError::Invalid(m) => Diagnostic::new(Code::InvalidExpression, at, format!("{what}: {m}")),
-        ExprError::Disallowed(m) => Diagnostic::new(Code::DisallowedExpression, at, format!("{what}: {m}"))
-            .with_hint("expressions may use columns, literals, operators, CASE, CAST and allowed scalar functions"),
+        ExprError::Disallowed(m) => {
+            Diagnostic::new(Code::DisallowedExpression, at, format!("{what}: {m}")).with_hint(format!(
+                "expressions may use columns, literals, operators, CASE, CAST and these functions: {}",
+                crate::expr::ALLOWED_FUNCTIONS.join(", ")
+            ))
+        }
         ExprError::UnknownColumn { name, valid } => {
             let bare = name.rsplit('.').next().unwrap_or(&name).to_owned();
             let valid_bare: Vec<&str> = valid.iter().map(String::as_str).collect();
@@ -166,6 +170,7 @@ pub(super) fn validate_product(
             owner: String::new(),
             description: None,
             location: String::new(),
+            location_written: String::new(),
             partitions: partitions.clone(),
             tenant_column: None,
             columns: columns.clone(),
@@ -410,6 +415,7 @@ pub(super) fn validate_product(
         owner: p.owner.clone(),
         description: p.description.clone(),
         location: location?,
+        location_written: p.location.clone(),
         partitions,
         tenant_column: p.tenant_column.clone(),
         columns,
