@@ -11,7 +11,7 @@ SAMPLE := examples/retail
 # Python packages the tests use as independent oracles.
 PY_TEST_DEPS := pytest duckdb pandas pyarrow numpy
 
-.PHONY: help build demo test test-rust test-python lint fmt bench data clean
+.PHONY: help build demo test test-rust test-python lint fmt bench data schemas clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ fmt: ## Format the code
 
 bench: ## Run the criterion benchmarks (release build: slow)
 	$(CARGO) bench --workspace
+
+schemas: ## Regenerate docs/schema/*.json from the spec types
+	CANARY_UPDATE_SCHEMAS=1 $(CARGO) test -p canary-core --test it schema
 
 data: $(VENV)/.installed ## Regenerate the sample project's data (seeded, deterministic)
 	$(VPY) $(SAMPLE)/datagen.py

@@ -1,5 +1,6 @@
 //! `canary init`: a new project that works as it is, with generated sample data.
 
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -112,7 +113,8 @@ pub fn run(dir: &Path) -> Result<(), CanaryError> {
         ArrowWriter::try_new(file, batch.schema(), None).map_err(|e| CanaryError::internal(e.to_string()))?;
     writer.write(&batch).map_err(|e| CanaryError::internal(e.to_string()))?;
     writer.close().map_err(|e| CanaryError::internal(e.to_string()))?;
-    eprintln!(
+    let _ = writeln!(
+        std::io::stderr(),
         "created {}: try `canary --project {} compute revenue sales average_sale --grain month --by region`",
         dir.display(),
         dir.display()

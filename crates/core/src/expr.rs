@@ -328,6 +328,7 @@ pub fn check_allowed(expr: &Expr) -> Result<(), ExprError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use datafusion::arrow::datatypes::{Field, Schema};

@@ -162,6 +162,9 @@ fn session(project: &Project) -> Result<SessionContext> {
     config.options_mut().execution.time_zone = Some("UTC".to_owned());
     let mut runtime = RuntimeEnvBuilder::new();
     if let Some(limit) = project.settings.memory_limit {
+        // A greedy pool, wrapped to name the top consumers when it runs out: operators that
+        // can spill (sorts, final aggregations) spill to disk before failing. (A fair pool
+        // would split the limit among partial aggregations, which cannot spill.)
         runtime = runtime.with_memory_limit(limit, 1.0);
     }
     if let Some(dir) = &project.settings.spill_dir {

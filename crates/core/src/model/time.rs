@@ -205,6 +205,7 @@ pub fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -76,6 +76,7 @@ pub(crate) fn serialize_type<S: serde::Serializer>(t: &DataType, s: S) -> Result
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

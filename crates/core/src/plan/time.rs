@@ -114,6 +114,7 @@ pub fn spine_plan(rows: &[SpineRow]) -> Result<LogicalPlanBuilder> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::model::parse_instant;

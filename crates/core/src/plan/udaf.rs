@@ -142,6 +142,7 @@ impl Accumulator for PercentileAccumulator {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::{percentile_cont, percentile_disc};
 

@@ -227,8 +227,8 @@ fn load_error(file: &str, err: LoadError) -> Diagnostic {
     )
 }
 
-/// Wrap a diagnostic list-producing closure's location helpers for tests.
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::spec::KpiFile;

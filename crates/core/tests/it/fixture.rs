@@ -21,7 +21,17 @@ use datafusion::parquet::arrow::ArrowWriter;
 /// | 5  | 3    | a      | app     | done     | 2024-02-15 15:00  | 50     | 5   |
 /// | 6  | 1    | a      | web     | done     | 2024-03-01 00:00  | 60     | 2   |
 /// | 7  | 4    | b      | web     | done     | 2024-01-10 08:00  | 1000   | 9   |
-pub const ORDERS: &[(i64, i64, &str, &str, &str, &str, f64, i64)] = &[
+type OrderRow = (
+    i64,
+    i64,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    f64,
+    i64,
+);
+pub const ORDERS: &[OrderRow] = &[
     (1, 1, "a", "web", "done", "2024-01-05T10:00:00Z", 10.0, 1),
     (2, 1, "a", "app", "done", "2024-01-20T12:00:00Z", 20.0, 2),
     (3, 2, "a", "web", "returned", "2024-01-31T23:00:00Z", 30.0, 3),

@@ -3,6 +3,7 @@
 mod fixture;
 mod kinds;
 mod plans;
+mod schema;
 mod tenancy;
 
 fn r(cells: &[&str]) -> Vec<String> {
