@@ -93,7 +93,17 @@ def test_single_kpis_by_joined_dimensions(kpi, by, tmp_path):
 
 
 def test_week_grain_for_cumulative_and_offsets(tmp_path):
-    kpis = ["revenue_trailing_3m", "orders_mtd", "revenue_mom_growth", "revenue_yoy_growth"]
+    kpis = ["revenue_trailing_3m", "orders_mtd", "revenue_mom_growth"]
     got = canary(*kpis, "--grain", "week", tmp=tmp_path)
     for kpi in kpis:
         compare(got, kpi, "week", [], None)
+
+
+def test_a_year_offset_at_week_grain_is_refused():
+    proc = subprocess.run(
+        [CANARY, "--project", str(PROJECT), "compute", "revenue_yoy_growth", "--grain", "week"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert "does not move week periods onto week periods" in proc.stderr

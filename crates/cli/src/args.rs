@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Run it inside a project (a folder with canary.yaml, or below one), or point at one with
 /// --project. Results go to stdout; logs, progress and diagnostics go to stderr.
 #[derive(Debug, Parser)]
-#[command(name = "canary", version, about, long_about = None, propagate_version = true)]
+#[command(name = "canary", version, propagate_version = true)]
 pub struct Cli {
     /// Project folder (default: the nearest folder upwards holding canary.yaml).
     #[arg(long, short = 'p', global = true, value_name = "DIR", env = "CANARY_PROJECT")]

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use canary_core::model::parse_instant;
 use canary_core::validate::find_project_root;
-use canary_core::{CanaryError, Diagnostic, Engine, Grain, Query};
+use canary_core::{CanaryError, Diagnostic, Engine, Grain, OpenOptions, Query, StorageOptions};
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
-use crate::args::{Cli, Command, DiagFormat, Format, ListWhat, QueryArgs};
+use crate::args::{Cli, ColorChoice, Command, DiagFormat, Format, ListWhat, QueryArgs};
 use crate::output::{self, Style};
 use crate::progress::Progress;
 use crate::{exit, init, report};
@@ -19,7 +19,7 @@ pub async fn run(cli: Cli, style: &Style) -> u8 {
     let result = match cli.command {
         Command::Init { dir } => init::run(&dir).map(|()| exit::OK),
         command => match project_root(cli.project.as_deref()) {
-            Ok(root) => dispatch(command, &root, style).await,
+            Ok(root) => dispatch(command, &root, cli.color).await,
             Err(e) => Err(e),
         },
     };
@@ -65,6 +65,24 @@ fn print_diagnostics(style: &Style, diags: &[Diagnostic], out: &mut dyn Write) {
     let _ = writeln!(out, "{n} problem{} found", if n == 1 { "" } else { "s" });
 }
 
+/// Object-store settings from the standard `AWS_*` environment variables.
+fn storage_from_env() -> StorageOptions {
+    StorageOptions {
+        options: std::env::vars()
+            .filter(|(k, _)| k.starts_with("AWS_"))
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect(),
+    }
+}
+
+async fn open(root: &Path) -> Result<Engine, CanaryError> {
+    let options = OpenOptions {
+        storage: storage_from_env(),
+        ..OpenOptions::default()
+    };
+    Engine::open_with(root, &options).await
+}
+
 fn project_root(explicit: Option<&Path>) -> Result<PathBuf, CanaryError> {
     match explicit {
         Some(dir) => {
@@ -92,25 +110,19 @@ fn project_root(explicit: Option<&Path>) -> Result<PathBuf, CanaryError> {
     }
 }
 
-async fn dispatch(command: Command, root: &Path, style: &Style) -> Result<u8, CanaryError> {
+async fn dispatch(command: Command, root: &Path, color: ColorChoice) -> Result<u8, CanaryError> {
     match command {
         Command::Init { .. } => Ok(exit::OK),
-        Command::Validate { files, format } => validate(root, &files, format, style).await,
+        Command::Validate { files, format } => validate(root, &files, format, &Style::for_stdout(color)).await,
         Command::List { what, format } => {
-            let engine = Engine::open(root).await?;
+            let engine = open(root).await?;
             let (schema, batch) = listing(&engine, what);
             emit(&schema, &[batch], format, None, None)?;
             Ok(exit::OK)
         }
         Command::Compute { query, format, output } => {
-            let engine = Engine::open(root).await?;
+            let engine = open(root).await?;
             let q = build_query(&engine, &query)?;
-            if format == Format::Parquet && output.is_none() && std::io::stdout().is_terminal() {
-                return Err(CanaryError::query_hint(
-                    "Parquet is binary and stdout is a terminal",
-                    "pass --output FILE, or redirect stdout",
-                ));
-            }
             let progress = Progress::start(format!(
                 "computing {} KPI{}",
                 q.kpis.len(),
@@ -123,7 +135,7 @@ async fn dispatch(command: Command, root: &Path, style: &Style) -> Result<u8, Ca
             Ok(exit::OK)
         }
         Command::Explain { query, optimized, sql } => {
-            let engine = Engine::open(root).await?;
+            let engine = open(root).await?;
             let q = build_query(&engine, &query)?;
             let e = engine.explain(&q).await?;
             let text = if sql {
@@ -142,7 +154,11 @@ async fn dispatch(command: Command, root: &Path, style: &Style) -> Result<u8, Ca
 }
 
 async fn validate(root: &Path, files: &[PathBuf], format: DiagFormat, style: &Style) -> Result<u8, CanaryError> {
-    let (diags, summary) = match Engine::open_with(root, files).await {
+    let options = OpenOptions {
+        extra_files: files.to_vec(),
+        storage: storage_from_env(),
+    };
+    let (diags, summary) = match Engine::open_with(root, &options).await {
         Ok(engine) => {
             let p = engine.project();
             (
@@ -187,6 +203,9 @@ fn build_query(engine: &Engine, args: &QueryArgs) -> Result<Query, CanaryError> 
             None => kpis.push(k.clone()),
         }
     }
+    // Overlapping tags or a KPI named twice: each KPI once, where it first appears.
+    let mut seen = std::collections::HashSet::new();
+    kpis.retain(|k| seen.insert(k.clone()));
     let grain = args
         .grain
         .as_deref()
@@ -215,6 +234,12 @@ fn emit(
     grain: Option<Grain>,
     output: Option<&Path>,
 ) -> Result<(), CanaryError> {
+    if format == Format::Parquet && output.is_none() && std::io::stdout().is_terminal() {
+        return Err(CanaryError::query_hint(
+            "Parquet is binary and stdout is a terminal",
+            "pass --output FILE, or redirect stdout",
+        ));
+    }
     match output {
         Some(path) => {
             // Write next to the target, then rename: a failure never leaves half a file.
@@ -225,6 +250,12 @@ fn emit(
             let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io_err(&dir.display().to_string(), e))?;
             output::write(schema, batches, format, grain, tmp.as_file_mut())
                 .map_err(|m| CanaryError::Data { message: m })?;
+            // Temporary files are private (0600); a result file is an ordinary file.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644));
+            }
             tmp.persist(path)
                 .map_err(|e| io_err(&path.display().to_string(), e.error))?;
             Ok(())

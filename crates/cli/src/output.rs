@@ -11,19 +11,27 @@ use datafusion::parquet::arrow::ArrowWriter;
 
 use crate::args::{ColorChoice, Format};
 
-/// Colors for stderr, decided once.
+/// Colors for one output stream, decided once.
 pub struct Style {
     color: bool,
 }
 
 impl Style {
+    /// Colors for stderr.
     pub fn detect(choice: ColorChoice) -> Style {
+        Style::for_stream(choice, std::io::stderr().is_terminal())
+    }
+
+    /// Colors for stdout (e.g. diagnostics printed as `validate`'s output).
+    pub fn for_stdout(choice: ColorChoice) -> Style {
+        Style::for_stream(choice, std::io::stdout().is_terminal())
+    }
+
+    fn for_stream(choice: ColorChoice, terminal: bool) -> Style {
         let color = match choice {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
-            }
+            ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && terminal,
         };
         Style { color }
     }
@@ -64,7 +72,9 @@ pub fn write(
                 .with_header(true)
                 .with_timestamp_tz_format("%Y-%m-%dT%H:%M:%SZ".to_owned())
                 .build(out);
-            for b in batches {
+            // An empty batch still writes the header: no rows is not no columns.
+            let empty = RecordBatch::new_empty(Arc::clone(schema));
+            for b in batches.iter().chain(batches.is_empty().then_some(&empty)) {
                 w.write(b).map_err(|e| e.to_string())?;
             }
             Ok(())
@@ -76,10 +86,6 @@ pub fn write(
             let refs: Vec<&RecordBatch> = batches.iter().collect();
             w.write_batches(&refs).map_err(|e| e.to_string())?;
             w.finish().map_err(|e| e.to_string())?;
-            if batches.iter().all(|b| b.num_rows() == 0) {
-                // The writer prints nothing for no rows; an empty array is still JSON.
-                out.write_all(b"[]").map_err(|e| e.to_string())?;
-            }
             out.write_all(b"\n").map_err(|e| e.to_string())
         }
         Format::Parquet => {

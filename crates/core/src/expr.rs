@@ -97,12 +97,14 @@ pub enum ExprError {
     UnknownColumn { name: String, valid: Vec<String> },
     /// It uses something outside the allowed subset.
     Disallowed(String),
+    /// It names a product reachable by more than one join path.
+    Ambiguous(String),
 }
 
 impl std::fmt::Display for ExprError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ExprError::Invalid(m) | ExprError::Disallowed(m) => f.write_str(m),
+            ExprError::Invalid(m) | ExprError::Disallowed(m) | ExprError::Ambiguous(m) => f.write_str(m),
             ExprError::UnknownColumn { name, .. } => write!(f, "unknown column `{name}`"),
         }
     }

@@ -30,8 +30,9 @@ pub mod schema;
 pub mod spec;
 pub mod validate;
 
+pub use catalog::StorageOptions;
 pub use diagnostic::{Code, Diagnostic, Location};
 pub use error::{CanaryError, Result};
-pub use exec::{Engine, Explanation, QueryResult};
+pub use exec::{Engine, Explanation, OpenOptions, QueryResult};
 pub use model::{Grain, Project};
 pub use plan::{PlannedQuery, Query};

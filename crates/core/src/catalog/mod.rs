@@ -35,11 +35,16 @@ pub struct Catalog {
 impl Catalog {
     /// Open every product: list its files, read its schema, check it against the contract.
     /// Problems with the data come back as diagnostics pointing at the contract.
-    pub async fn open(project: &Project, origins: &Origins, ctx: &SessionContext) -> Result<Catalog> {
+    pub async fn open(
+        project: &Project,
+        origins: &Origins,
+        ctx: &SessionContext,
+        storage: &StorageOptions,
+    ) -> Result<Catalog> {
         let mut tables = IndexMap::new();
         let mut diags = Vec::new();
         for (id, product) in &project.products {
-            match open_product(product, ctx).await {
+            match open_product(product, ctx, storage).await {
                 Ok(table) => {
                     check_schema(product, &table.schema, origins, &mut diags);
                     tables.insert(id.clone(), table);
@@ -69,10 +74,14 @@ impl Catalog {
     }
 }
 
-async fn open_product(product: &Product, ctx: &SessionContext) -> std::result::Result<Table, String> {
+async fn open_product(
+    product: &Product,
+    ctx: &SessionContext,
+    storage: &StorageOptions,
+) -> std::result::Result<Table, String> {
     let url = ListingTableUrl::parse(&product.location)
         .map_err(|e| format!("`{}` is not a valid location: {e}", display_location(product)))?;
-    register_store(&url, ctx)?;
+    register_store(&url, ctx, storage)?;
     let state = ctx.state();
     let store = state
         .runtime_env()
@@ -116,16 +125,32 @@ fn display_location(product: &Product) -> String {
     product.location_written.clone()
 }
 
-/// Register an object store for `s3://` URLs, configured from the environment
-/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT`, …).
-fn register_store(url: &ListingTableUrl, ctx: &SessionContext) -> std::result::Result<(), String> {
+/// Settings for object stores, as `key = value` pairs (S3 keys as `object_store` names them:
+/// `aws_access_key_id`, `aws_secret_access_key`, `aws_region`, `aws_endpoint`, …).
+/// The core never reads the environment; front doors pass what they read here.
+#[derive(Debug, Clone, Default)]
+pub struct StorageOptions {
+    pub options: std::collections::BTreeMap<String, String>,
+}
+
+/// Register an object store for `s3://` URLs, configured from `storage`.
+fn register_store(
+    url: &ListingTableUrl,
+    ctx: &SessionContext,
+    storage: &StorageOptions,
+) -> std::result::Result<(), String> {
     let u: &url::Url = url.as_ref();
     if u.scheme() != "s3" {
         return Ok(());
     }
     let bucket = u.host_str().ok_or_else(|| format!("`{u}` names no bucket"))?;
-    let store = object_store::aws::AmazonS3Builder::from_env()
-        .with_bucket_name(bucket)
+    let mut builder = object_store::aws::AmazonS3Builder::new().with_bucket_name(bucket);
+    for (key, value) in &storage.options {
+        if let Ok(k) = key.parse::<object_store::aws::AmazonS3ConfigKey>() {
+            builder = builder.with_config(k, value);
+        }
+    }
+    let store = builder
         .build()
         .map_err(|e| format!("cannot configure S3 for `{u}`: {e}"))?;
     let base = url::Url::parse(&format!("s3://{bucket}")).map_err(|e| e.to_string())?;

@@ -14,7 +14,7 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::physical_plan::execute_stream;
 use futures::TryStreamExt;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, StorageOptions};
 use crate::error::{CanaryError, Result};
 use crate::model::Project;
 use crate::plan::{OutputColumn, PlannedQuery, Planner, Query};
@@ -26,6 +26,15 @@ pub struct Engine {
     origins: Origins,
     catalog: Catalog,
     ctx: SessionContext,
+}
+
+/// How to open a project.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// Extra contract or KPI files validated as part of the project.
+    pub extra_files: Vec<std::path::PathBuf>,
+    /// Object-store settings (credentials, region, endpoint).
+    pub storage: StorageOptions,
 }
 
 /// Computed KPI values.
@@ -56,14 +65,14 @@ impl Engine {
     /// Open the project in `root`: validate the specs, then open and check the data.
     /// Every problem found is returned at once as [`CanaryError::Spec`].
     pub async fn open(root: &Path) -> Result<Engine> {
-        Self::open_with(root, &[]).await
+        Self::open_with(root, &OpenOptions::default()).await
     }
 
-    /// Like [`Engine::open`], with extra spec files validated as part of the project.
-    pub async fn open_with(root: &Path, extra: &[std::path::PathBuf]) -> Result<Engine> {
-        let (project, origins) = load_project_with(root, extra).map_err(CanaryError::Spec)?;
+    /// Like [`Engine::open`], with options.
+    pub async fn open_with(root: &Path, options: &OpenOptions) -> Result<Engine> {
+        let (project, origins) = load_project_with(root, &options.extra_files).map_err(CanaryError::Spec)?;
         let ctx = session(&project)?;
-        let catalog = Catalog::open(&project, &origins, &ctx).await?;
+        let catalog = Catalog::open(&project, &origins, &ctx, &options.storage).await?;
         Ok(Engine {
             project,
             origins,

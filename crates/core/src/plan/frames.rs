@@ -13,7 +13,7 @@ use super::PERIOD_COLUMN;
 use super::aggregate::{aggregate, masked, split, value_expr};
 use super::planner::{Frame, LeafKind, Planner, column};
 use super::scope::ScopeSchema;
-use super::time::{shift_expr, spine, spine_plan, truncate, ts, ts_lit, unshift};
+use super::time::{shift_expr, shifts_clamp, spine, spine_plan, truncate, ts, ts_lit, unshift, unshift_expr};
 use crate::error::{CanaryError, Result};
 use crate::model::{CalendarDuration, CumulativeWindow, Grain, Measure, NonAdditiveWindow};
 
@@ -251,8 +251,37 @@ impl Planner<'_> {
         shifts: &[CalendarDuration],
         values: &[String],
     ) -> Result<LogicalPlanBuilder> {
-        if shifts.is_empty() || self.query.grain.is_none() {
+        let Some(grain) = self.query.grain.filter(|_| !shifts.is_empty()) else {
             return Ok(b);
+        };
+        if shifts_clamp(shifts, grain) {
+            // Each output period takes the value of the period `shifts` before it. Month
+            // arithmetic clamps at month ends, so that is not always `period + shifts`:
+            // try the next few days and keep those that map back onto the period.
+            let offsets = LogicalPlanBuilder::values((0..4i32).map(|k| vec![lit(k)]).collect())
+                .and_then(|v| v.project(vec![ident("column1").alias("_k")]))
+                .and_then(LogicalPlanBuilder::build)
+                .map_err(pe)?;
+            let candidate = shift_expr(ident(PERIOD_COLUMN), shifts)
+                + datafusion::logical_expr::cast(
+                    ident("_k") * lit(86_400_000_000i64),
+                    datafusion::arrow::datatypes::DataType::Duration(
+                        datafusion::arrow::datatypes::TimeUnit::Microsecond,
+                    ),
+                );
+            let mut projection = vec![candidate.clone().alias("_candidate")];
+            projection.push(ident(PERIOD_COLUMN));
+            projection.extend(self.query.by.iter().map(ident));
+            projection.extend(values.iter().map(ident));
+            let mut out = vec![ident("_candidate").alias(PERIOD_COLUMN)];
+            out.extend(self.query.by.iter().map(ident));
+            out.extend(values.iter().map(ident));
+            return b
+                .cross_join(offsets)
+                .and_then(|b| b.project(projection))
+                .and_then(|b| b.filter(unshift_expr(ident("_candidate"), shifts).eq(ident(PERIOD_COLUMN))))
+                .and_then(|b| b.project(out))
+                .map_err(pe);
         }
         let mut projection = vec![shift_expr(ident(PERIOD_COLUMN), shifts).alias(PERIOD_COLUMN)];
         projection.extend(self.query.by.iter().map(ident));
@@ -380,8 +409,13 @@ impl Planner<'_> {
         let Some(grain) = self.query.grain else {
             return Err(CanaryError::query_hint("cumulative KPIs need a grain", "pass --grain"));
         };
-        let Some((from, to)) = self.spine_range else {
-            return Err(CanaryError::internal("cumulative frame planned without a range"));
+        // No range and no data to take one from: plan one period and return no rows.
+        let (from, to, no_data) = match self.spine_range {
+            Some((from, to)) => (from, to, false),
+            None => {
+                let start = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+                (start, grain.add(start, 1), true)
+            }
         };
         let rows = spine(grain, unshift(from, shifts), unshift(to, shifts), window);
         if rows.is_empty() {
@@ -464,13 +498,46 @@ impl Planner<'_> {
         let mut group = vec![ident(PERIOD_COLUMN)];
         group.extend(dim_keys);
         let values: Vec<String> = leaves.iter().map(|&i| self.leaves[i].column.clone()).collect();
-        let b = joined.aggregate(group, finals).map_err(pe)?;
+        let mut b = joined.aggregate(group, finals).map_err(pe)?;
+        if no_data {
+            b = b.filter(lit(false)).map_err(pe)?;
+        }
         let b = self.shifted(b, shifts, &values)?;
         Ok(Frame {
             plan: b.build().map_err(pe)?,
             values,
             anchor: shifts.is_empty(),
         })
+    }
+
+    /// Base events of a conversion KPI within `range`: keys, entity `_e`, time `_bt`, value `_bv`.
+    #[allow(clippy::type_complexity)]
+    fn conversion_base_rows(
+        &mut self,
+        base: &crate::model::MeasureInput,
+        base_leaf: usize,
+        entity: &str,
+        shifts: &[CalendarDuration],
+        range: (
+            Option<chrono::DateTime<chrono::Utc>>,
+            Option<chrono::DateTime<chrono::Utc>>,
+        ),
+    ) -> Result<(datafusion::logical_expr::LogicalPlan, Option<Expr>)> {
+        let bp = self.project.products[&base.product].clone();
+        let base_measure = bp.measures[&base.measure].clone();
+        let base_value = self.measure_value(&base.product, &base_measure)?;
+        let base_filter = self.leaf_filter(&base.product, base_leaf)?;
+        let base_time = self.time_expr(&base.product, &base.measure)?;
+        let extra: Vec<Expr> = base_filter.iter().cloned().chain([base_time.clone()]).collect();
+        let (mut b, period, dims) = self.rows(&base.product, &base.measure, shifts, &extra, Some(range))?;
+        if let Some(f) = base_filter {
+            b = b.filter(f).map_err(pe)?;
+        }
+        let mut projection = Self::group_exprs(&period, &dims);
+        projection.push(column(&base.product, &bp.entities[entity].column).alias("_e"));
+        projection.push(base_time.alias("_bt"));
+        projection.push(base_value.alias("_bv"));
+        Ok((b.project(projection).map_err(pe)?.build().map_err(pe)?, period))
     }
 
     fn conversion_frames(&mut self, kpi: &str, leaves: &[usize], shifts: &[CalendarDuration]) -> Result<Vec<Frame>> {
@@ -500,19 +567,18 @@ impl Planner<'_> {
         let conv_measure = cp.measures[&conversion.measure].clone();
 
         // Base events: the KPI's rows, grouped by the query's period and dimensions.
-        let base_value = self.measure_value(&base.product, &base_measure)?;
-        let base_filter = self.leaf_filter(&base.product, base_leaf)?;
-        let base_time = self.time_expr(&base.product, &base.measure)?;
-        let extra: Vec<Expr> = base_filter.iter().cloned().chain([base_time.clone()]).collect();
-        let (mut b, period, dims) = self.rows(&base.product, &base.measure, shifts, &extra, None)?;
-        if let Some(f) = base_filter {
-            b = b.filter(f).map_err(pe)?;
-        }
-        let mut projection = Self::group_exprs(&period, &dims);
-        projection.push(column(&base.product, &bp.entities[entity].column).alias("_e"));
-        projection.push(base_time.alias("_bt"));
-        projection.push(base_value.alias("_bv"));
-        let base_rows = b.project(projection).map_err(pe)?.build().map_err(pe)?;
+        let range_lo = self.from.map(|t| unshift(t, shifts));
+        let range_hi = self.to.map(|t| unshift(t, shifts));
+        let (base_rows, period) = self.conversion_base_rows(base, base_leaf, entity, shifts, (range_lo, range_hi))?;
+        // Base events that may claim a conversion: also those up to one window after the
+        // range, so a conversion goes to the latest base event even when that one falls
+        // after the range (it is then dropped, not given to an earlier event).
+        let (candidates, _) = match range_hi {
+            Some(hi) => {
+                self.conversion_base_rows(base, base_leaf, entity, shifts, (range_lo, Some(window.add_to(hi))))?
+            }
+            None => (base_rows.clone(), None),
+        };
         let keys: Vec<Expr> = period
             .iter()
             .map(|_| ident(PERIOD_COLUMN))
@@ -544,11 +610,14 @@ impl Planner<'_> {
         if let Some(f) = conv_filter {
             c = c.filter(f).map_err(pe)?;
         }
-        if let Some(lo) = self.from.map(|t| unshift(t, shifts)) {
+        if let Some(lo) = range_lo {
             c = c.filter(conv_time.clone().gt_eq(ts_lit(lo))).map_err(pe)?;
         }
-        if let Some(hi) = self.to.map(|t| unshift(t, shifts)) {
-            c = c.filter(conv_time.clone().lt(ts_lit(window.add_to(hi)))).map_err(pe)?;
+        if let Some(hi) = range_hi {
+            // Through the end of the window of the last candidate base event.
+            c = c
+                .filter(conv_time.clone().lt_eq(ts_lit(window.add_to(window.add_to(hi)))))
+                .map_err(pe)?;
         }
         let c = c
             .project(vec![
@@ -571,13 +640,17 @@ impl Planner<'_> {
             .map_err(pe)?
             .alias("_rn");
         let hits_col = self.leaves[hits_leaf].column.clone();
-        let matched = LogicalPlanBuilder::from(base_rows)
+        let mut matched = LogicalPlanBuilder::from(candidates)
             .join(c, JoinType::Inner, (vec!["_e"], vec!["_ce"]), Some(within))
             .map_err(pe)?
             .window(vec![latest])
             .map_err(pe)?
             .filter(ident("_rn").eq(lit(1u64)))
-            .map_err(pe)?
+            .map_err(pe)?;
+        if let Some(hi) = range_hi {
+            matched = matched.filter(ident("_bt").lt(ts_lit(hi))).map_err(pe)?;
+        }
+        let matched = matched
             .aggregate(
                 keys,
                 vec![

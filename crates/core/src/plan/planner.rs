@@ -300,12 +300,26 @@ impl<'a> Planner<'a> {
                 for input in inputs {
                     let mut s = shifts.to_vec();
                     if let Some(o) = input.offset {
-                        let d = offset_duration(o, self.query.grain).ok_or_else(|| {
+                        let needs_grain = || {
                             CanaryError::query_hint(
                                 format!("KPI `{}` compares periods (`{}`), which needs a grain", kpi.id, o),
                                 "pass --grain",
                             )
-                        })?;
+                        };
+                        let grain = self.query.grain.ok_or_else(needs_grain)?;
+                        let d = offset_duration(o, Some(grain)).ok_or_else(needs_grain)?;
+                        if !super::time::offset_fits_grain(d, grain) {
+                            return Err(CanaryError::query_hint(
+                                format!(
+                                    "KPI `{}` shifts `{}` by {d}, which does not move {grain} periods onto {grain} periods",
+                                    kpi.id, input.kpi
+                                ),
+                                format!(
+                                    "use a grain the offset fits (e.g. `--grain {}`) or an offset in {grain}s",
+                                    d.unit
+                                ),
+                            ));
+                        }
                         s.push(d);
                     }
                     let input_kpi = Arc::clone(&self.project.kpis[&input.kpi]);
@@ -349,9 +363,25 @@ impl<'a> Planner<'a> {
     pub(super) fn scope(&mut self, product: &str) -> Result<&ScopeSchema> {
         if !self.scopes.contains_key(product) {
             let catalog = self.catalog;
-            let columns = |p: &crate::model::Product| match catalog.table(&p.id) {
-                Ok(t) => t.schema.as_ref().clone(),
-                Err(_) => super::declared_schema(p),
+            // The contract's columns (nothing the contract does not promise), typed as the
+            // data has them.
+            let columns = |p: &crate::model::Product| {
+                let declared = super::declared_schema(p);
+                match catalog.table(&p.id) {
+                    Ok(t) => datafusion::arrow::datatypes::Schema::new(
+                        declared
+                            .fields()
+                            .iter()
+                            .map(|f| {
+                                t.schema
+                                    .field_with_name(f.name())
+                                    .cloned()
+                                    .unwrap_or_else(|_| f.as_ref().clone())
+                            })
+                            .collect::<Vec<_>>(),
+                    ),
+                    Err(_) => declared,
+                }
             };
             let scope = ScopeSchema::new(self.project, product, &columns).map_err(|(p, d, e)| {
                 CanaryError::Spec(vec![crate::diagnostic::Diagnostic::new(

@@ -22,6 +22,11 @@ pub enum DimensionError {
         name: String,
         candidates: Vec<String>,
     },
+    /// The dimension's product is reachable by more than one join path.
+    AmbiguousPath {
+        name: String,
+        product: String,
+    },
     FanOut {
         name: String,
         product: String,
@@ -37,6 +42,11 @@ impl std::fmt::Display for DimensionError {
                 f,
                 "dimension `{name}` is ambiguous; qualify it as one of {}",
                 candidates.join(", ")
+            ),
+            DimensionError::AmbiguousPath { name, product } => write!(
+                f,
+                "dimension `{name}` is in `{product}`, which is reachable by more than one join path; \
+                 which one is meant is unclear"
             ),
             DimensionError::FanOut { name, product, entity } => write!(
                 f,
@@ -128,6 +138,14 @@ impl ScopeSchema {
     pub fn parse(&self, sql: &str) -> Result<Expr, ExprError> {
         let root = self.scope.root().qualifier.clone();
         let expr = parse_expr_preferring(sql, &self.schema, Some(&root))?;
+        if let Some(q) = Self::qualifiers(&expr)
+            .into_iter()
+            .find(|q| self.scope.ambiguous.contains(q))
+        {
+            return Err(ExprError::Ambiguous(format!(
+                "`{q}` is reachable from `{root}` by more than one join path; which one is meant is unclear"
+            )));
+        }
         self.substitute(expr)
     }
 
@@ -152,6 +170,12 @@ impl ScopeSchema {
             Some((q, n)) => (Some(q), n),
             None => (None, reference),
         };
+        if let Some(q) = qualifier.filter(|q| self.scope.ambiguous.contains(*q)) {
+            return Err(DimensionError::AmbiguousPath {
+                name: reference.to_owned(),
+                product: q.to_owned(),
+            });
+        }
         let found = |q: &str| {
             self.dims
                 .get(&(q.to_owned(), name.to_owned()))
@@ -193,6 +217,10 @@ impl ScopeSchema {
                 }
                 Err(self.unknown(reference))
             }
+            [(q, _)] if self.scope.ambiguous.contains(q) => Err(DimensionError::AmbiguousPath {
+                name: reference.to_owned(),
+                product: q.clone(),
+            }),
             [(q, _)] => found(q).ok_or_else(|| self.unknown(reference)),
             many => {
                 let root = &self.scope.root().qualifier;

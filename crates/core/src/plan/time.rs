@@ -55,6 +55,33 @@ pub fn offset_duration(offset: Offset, grain: Option<Grain>) -> Option<CalendarD
     }
 }
 
+/// Whether shifting by `d` maps the start of every `grain` period onto a period start.
+pub fn offset_fits_grain(d: CalendarDuration, grain: Grain) -> bool {
+    use Grain::*;
+    match grain {
+        Hour => true,
+        Day => d.unit != Hour || d.count % 24 == 0,
+        Week => d.unit == Week || (d.unit == Day && d.count % 7 == 0),
+        Month => matches!(d.unit, Month | Quarter | Year),
+        Quarter => matches!(d.unit, Quarter | Year) || (d.unit == Month && d.count % 3 == 0),
+        Year => d.unit == Year || (d.unit == Month && d.count % 12 == 0) || (d.unit == Quarter && d.count % 4 == 0),
+    }
+}
+
+/// Whether calendar shifts at this grain can land two periods on one (month ends:
+/// 2024-02-29 + 1 year = 2025-02-28 = 2024-02-28 + 1 year).
+pub fn shifts_clamp(shifts: &[CalendarDuration], grain: Grain) -> bool {
+    grain <= Grain::Day && shifts.iter().any(|d| d.unit >= Grain::Month)
+}
+
+/// `e - d` for each shift, in reverse order.
+pub fn unshift_expr(mut e: Expr, shifts: &[CalendarDuration]) -> Expr {
+    for d in shifts.iter().rev() {
+        e = e - interval(d.unit, d.count);
+    }
+    e
+}
+
 /// `e + d` for each shift.
 pub fn shift_expr(mut e: Expr, shifts: &[CalendarDuration]) -> Expr {
     for d in shifts {

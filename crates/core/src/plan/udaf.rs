@@ -85,9 +85,15 @@ pub fn percentile_disc(values: &mut [f64], fraction: f64) -> Option<f64> {
         return None;
     }
     values.sort_by(f64::total_cmp);
-    // The first value whose cumulative share n/len reaches the fraction.
-    let rank = (fraction * values.len() as f64).ceil() as usize;
-    Some(values[rank.clamp(1, values.len()) - 1])
+    // The first value whose cumulative share rank/len reaches the fraction. `ceil` of the
+    // product can overshoot by one (0.07 * 100 = 7.000000000000001): step back while the
+    // previous rank already reaches the fraction.
+    let n = values.len();
+    let mut rank = ((fraction * n as f64).ceil() as usize).clamp(1, n);
+    while rank > 1 && (rank - 1) as f64 / n as f64 >= fraction {
+        rank -= 1;
+    }
+    Some(values[rank - 1])
 }
 
 /// The continuous percentile of `values` (sorted in place); `None` when empty.
@@ -165,5 +171,12 @@ mod tests {
         assert_eq!(percentile_disc(&mut v, 0.0), Some(1.0));
         assert_eq!(percentile_disc(&mut v, 1.0), Some(10.0));
         assert_eq!(percentile_disc(&mut [], 0.5), None);
+        // 0.07 * 100 is 7.000000000000001 in floating point; the 7th value still reaches 7%.
+        let mut hundred: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile_disc(&mut hundred, 0.07), Some(7.0));
+        for p in 1..100 {
+            let f = f64::from(p) / 100.0;
+            assert_eq!(percentile_disc(&mut hundred, f), Some(f64::from(p)), "p = {f}");
+        }
     }
 }

@@ -97,6 +97,21 @@ pub(super) fn validate_kpi(
             let window = cumulative_window(spec, diags);
             if let Some(m) = &measure {
                 require_time(project, m, spec.at("measure"), "a cumulative KPI", diags);
+                if project.products[&m.product].measures[&m.measure].non_additive.is_some() {
+                    diags.push(
+                        Diagnostic::new(
+                            Code::InvalidAggregation,
+                            spec.at("measure"),
+                            format!(
+                                "`{}.{}` is semi-additive (`non_additive`): adding it up over time has no meaning",
+                                m.product, m.measure
+                            ),
+                        )
+                        .with_hint(
+                            "use a simple KPI for the balance at each period, or a measure without `non_additive`",
+                        ),
+                    );
+                }
             }
             match (measure, window) {
                 (Some(measure), Some(window)) => Some(KpiBody::Cumulative { measure, window }),

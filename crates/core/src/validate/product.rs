@@ -58,6 +58,8 @@ pub(super) fn expr_diag(err: ExprError, at: Location, what: &str) -> Diagnostic 
                 crate::expr::ALLOWED_FUNCTIONS.join(", ")
             ))
         }
+        ExprError::Ambiguous(m) => Diagnostic::new(Code::AmbiguousReference, at, format!("{what}: {m}"))
+            .with_hint("declare the entity on one path only, or model the other path as a separate product"),
         ExprError::UnknownColumn { name, valid } => {
             let bare = name.rsplit('.').next().unwrap_or(&name).to_owned();
             let valid_bare: Vec<&str> = valid.iter().map(String::as_str).collect();

@@ -194,6 +194,11 @@ const KPIS: &str = "kpis:
     expr: (revenue - previous) / previous
     inputs: [{ kpi: revenue, alias: previous, offset: 1 period }]
   - { id: aov, version: 1.0.0, type: derived, expr: revenue / orders }
+  - id: revenue_month_ago
+    version: 1.0.0
+    type: derived
+    expr: before
+    inputs: [{ kpi: revenue, alias: before, offset: 1 month }]
   - { id: revenue_total, version: 1.0.0, type: cumulative, measure: orders.revenue }
   - { id: revenue_30d, version: 1.0.0, type: cumulative, measure: orders.revenue, cumulative: { window: 30 days } }
   - { id: revenue_ytd, version: 1.0.0, type: cumulative, measure: orders.revenue, cumulative: { grain_to_date: year } }
@@ -297,13 +302,14 @@ pub fn create(dir: &Path) {
     );
     // visits: v1 cust1 Jan 4 → order 1 (Jan 5); v2 cust2 Jan 10 → none within 7 days;
     // v3 cust2 Jan 28 → orders 3 (Jan 31) and 4 (Feb 2); v4 cust3 Feb 20 → none after;
-    // v5 cust1 Jan 18 → order 2 (Jan 20); v6 tenant b.
+    // v5 cust1 Jan 18 → order 2 (Jan 20); v6 tenant b; v7 cust2 Feb 1 → order 4 (Feb 2),
+    // which is later than v3 and so takes order 4 from it.
     write(
         &dir.join("data/visits.parquet"),
         vec![
-            ("visit_id", ints(vec![1, 2, 3, 4, 5, 6])),
-            ("customer_id", ints(vec![1, 2, 2, 3, 1, 4])),
-            ("tenant", strings(vec!["a", "a", "a", "a", "a", "b"])),
+            ("visit_id", ints(vec![1, 2, 3, 4, 5, 6, 7])),
+            ("customer_id", ints(vec![1, 2, 2, 3, 1, 4, 2])),
+            ("tenant", strings(vec!["a", "a", "a", "a", "a", "b", "a"])),
             (
                 "visited_at",
                 ts(vec![
@@ -313,6 +319,7 @@ pub fn create(dir: &Path) {
                     micros("2024-02-20T00:00:00Z"),
                     micros("2024-01-18T00:00:00Z"),
                     micros("2024-01-09T00:00:00Z"),
+                    micros("2024-02-01T00:00:00Z"),
                 ]),
             ),
         ],

@@ -125,7 +125,7 @@ async fn cumulative_all_time_trailing_and_to_date() {
 }
 
 #[tokio::test]
-async fn cumulative_by_day_restarts_each_month() {
+async fn cumulative_by_day_accumulates_to_date() {
     let (_dir, e) = engine().await;
     let q = canary_core::Query {
         kpis: vec!["revenue_ytd".into(), "revenue".into()],
@@ -143,8 +143,9 @@ async fn cumulative_by_day_restarts_each_month() {
 #[tokio::test]
 async fn conversion_matches_each_order_to_the_latest_visit_within_the_window() {
     let (_dir, e) = engine().await;
-    // Jan: visits 1,2,3,5 (4); orders 1←v1, 2←v5, 3←v3, 4←v3 (Feb 2 is 5 days after v3,
-    // attributed to v3's January). Feb: visit 4, no order after it.
+    // Jan: visits 1,2,3,5 (4); orders 1←v1, 2←v5, 3←v3 (Jan 31). Order 4 (Feb 2) is within
+    // 7 days of v3 (Jan 28) but v7 (Feb 1) is later, so it goes to February.
+    // Feb: visits 4, 7; order 4←v7.
     let got = rows(
         &e,
         &["visit_conversion", "visit_conversions"],
@@ -153,7 +154,19 @@ async fn conversion_matches_each_order_to_the_latest_visit_within_the_window() {
         A,
     )
     .await;
-    assert_eq!(got, vec![r(&["2024-01-01", "1", "4"]), r(&["2024-02-01", "0", "0"])]);
+    assert_eq!(
+        got,
+        vec![r(&["2024-01-01", "0.75", "3"]), r(&["2024-02-01", "0.5", "1"])]
+    );
+    // Ending the range before v7 must not hand order 4 back to v3.
+    let q = canary_core::Query {
+        kpis: vec!["visit_conversions".into()],
+        grain: Some(Grain::Month),
+        to: canary_core::model::parse_instant("2024-02-01").ok(),
+        tenant: Some("a".into()),
+        ..Default::default()
+    };
+    assert_eq!(crate::fixture::query_rows(&e, &q).await, vec![r(&["2024-01-01", "3"])]);
 }
 
 #[tokio::test]
@@ -221,9 +234,72 @@ async fn kpis_from_several_products_share_the_output_rows() {
     assert_eq!(
         got,
         vec![
-            r(&["2024-01-01", "60", "110", "4"]),
-            r(&["2024-02-01", "90", "80", "0"]),
+            r(&["2024-01-01", "60", "110", "3"]),
+            r(&["2024-02-01", "90", "80", "1"]),
             r(&["2024-03-01", "60", "", ""]),
         ]
     );
+}
+
+#[tokio::test]
+async fn offsets_look_back_from_each_output_period() {
+    let (_dir, e) = engine().await;
+    // Day grain, one month back: Mar 1 looks at Feb 1 (no orders: NULL). Feb 2's revenue is
+    // 40 and Jan 2 had none. The month-end clamp maps Mar 1 → Feb 1 only.
+    let q = canary_core::Query {
+        kpis: vec!["revenue".into(), "revenue_month_ago".into()],
+        grain: Some(Grain::Day),
+        from: canary_core::model::parse_instant("2024-02-01").ok(),
+        to: canary_core::model::parse_instant("2024-03-02").ok(),
+        tenant: Some("a".into()),
+        ..Default::default()
+    };
+    let got = crate::fixture::query_rows(&e, &q).await;
+    // Rows exist where revenue exists: Feb 2 (40), Feb 15 (50), Mar 1 (60).
+    // A month before: Jan 2 (none), Jan 15 (none), Feb 1 (none) → NULL.
+    assert_eq!(
+        got,
+        vec![
+            r(&["2024-02-02", "40", ""]),
+            r(&["2024-02-15", "50", ""]),
+            r(&["2024-03-01", "60", ""])
+        ]
+    );
+    let q = canary_core::Query {
+        kpis: vec!["revenue_month_ago".into()],
+        grain: Some(Grain::Day),
+        from: canary_core::model::parse_instant("2024-02-05").ok(),
+        to: canary_core::model::parse_instant("2024-02-06").ok(),
+        tenant: Some("a".into()),
+        ..Default::default()
+    };
+    // Feb 5 ← Jan 5 (order 1, 10): the only input of this KPI is offset, so its rows are kept.
+    assert_eq!(crate::fixture::query_rows(&e, &q).await, vec![r(&["2024-02-05", "10"])]);
+}
+
+#[tokio::test]
+async fn offsets_that_do_not_fit_the_grain_are_refused() {
+    let (_dir, e) = engine().await;
+    let q = canary_core::Query {
+        kpis: vec!["revenue_month_ago".into()],
+        grain: Some(Grain::Week),
+        ..Default::default()
+    };
+    match e.compute(&q).await {
+        Err(canary_core::CanaryError::Query { message, .. }) => {
+            assert_eq!(
+                message,
+                "KPI `revenue_month_ago` shifts `revenue` by 1 month, which does not move week periods onto week periods"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let q = canary_core::Query {
+        kpis: vec!["revenue_month_ago".into()],
+        ..Default::default()
+    };
+    assert!(matches!(
+        e.compute(&q).await,
+        Err(canary_core::CanaryError::Query { .. })
+    ));
 }

@@ -106,3 +106,48 @@ async fn explain_gives_plans_and_sql() {
     assert!(sql.contains("date_trunc('month'"), "{sql}");
     assert!(sql.contains("GROUP BY"), "{sql}");
 }
+
+#[tokio::test]
+async fn a_product_reached_by_two_paths_is_refused_not_guessed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    crate::fixture::create(dir.path());
+    // A second path orders → stores → regions beside orders → customers → regions.
+    std::fs::write(
+        dir.path().join("products/stores.yaml"),
+        "product: stores
+version: 1.0.0
+owner: test
+location: data/customers.parquet
+columns:
+  - { name: customer_id, type: int64 }
+  - { name: region_id, type: int64 }
+entities:
+  - { name: customer, type: unique, column: customer_id }
+  - { name: region, type: foreign, column: region_id }
+",
+    )
+    .expect("write");
+    let e = canary_core::Engine::open(dir.path()).await.expect("valid project");
+    let q = Query {
+        kpis: vec!["revenue".into()],
+        by: vec!["region_name".into()],
+        ..Query::default()
+    };
+    match e.compute(&q).await {
+        Err(canary_core::CanaryError::Query { message, .. }) => {
+            assert!(message.contains("reachable by more than one join path"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // Unambiguous dimensions still work.
+    let q = Query {
+        kpis: vec!["orders".into()],
+        by: vec!["customers.segment".into()],
+        tenant: Some("b".into()),
+        ..Query::default()
+    };
+    assert_eq!(
+        crate::fixture::query_rows(&e, &q).await,
+        vec![vec!["business".to_string(), "1".to_string()]]
+    );
+}
