@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Canary computes KPIs declared as versioned specs over Parquet data products.
 ///
 /// Run it inside a project (a folder with canary.yaml, or below one), or point at one with
-/// --project. Results go to stdout; logs, progress and diagnostics go to stderr.
+/// --project. Results go to stdout (for `validate`, its diagnostics are its results);
+/// errors, logs and progress go to stderr.
 #[derive(Debug, Parser)]
 #[command(name = "canary", version, propagate_version = true)]
 pub struct Cli {
@@ -15,7 +16,8 @@ pub struct Cli {
     #[arg(long, short = 'p', global = true, value_name = "DIR", env = "CANARY_PROJECT")]
     pub project: Option<PathBuf>,
 
-    /// When to color stderr: auto honours NO_COLOR and whether stderr is a terminal.
+    /// When to color messages: auto colors a stream only if it is a terminal and NO_COLOR
+    /// is unset.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
 
@@ -65,6 +67,10 @@ pub enum Command {
         /// Write to this file instead of stdout (required for parquet on a terminal).
         #[arg(long, short = 'o', value_name = "FILE")]
         output: Option<PathBuf>,
+        /// wide: one column per KPI; long: one row per KPI with unit, target and status
+        /// (ok, warn, critical) against the KPI's thresholds.
+        #[arg(long, value_enum, default_value_t = Layout::Wide)]
+        layout: Layout,
     },
     /// Show how KPIs are computed: the logical plan, the optimized plan, or SQL.
     Explain {
@@ -102,6 +108,12 @@ pub struct QueryArgs {
     /// Tenant whose rows are read; other tenants' rows are never seen.
     #[arg(long)]
     pub tenant: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Layout {
+    Wide,
+    Long,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

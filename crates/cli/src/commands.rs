@@ -10,7 +10,7 @@ use canary_core::{CanaryError, Diagnostic, Engine, Grain, OpenOptions, Query, St
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
-use crate::args::{Cli, ColorChoice, Command, DiagFormat, Format, ListWhat, QueryArgs};
+use crate::args::{Cli, ColorChoice, Command, DiagFormat, Format, Layout, ListWhat, QueryArgs};
 use crate::output::{self, Style};
 use crate::progress::Progress;
 use crate::{exit, init, report};
@@ -120,7 +120,13 @@ async fn dispatch(command: Command, root: &Path, color: ColorChoice) -> Result<u
             emit(&schema, &[batch], format, None, None)?;
             Ok(exit::OK)
         }
-        Command::Compute { query, format, output } => {
+        Command::Compute {
+            query,
+            format,
+            output,
+            layout,
+        } => {
+            check_binary_to_terminal(format, output.as_deref())?;
             let engine = open(root).await?;
             let q = build_query(&engine, &query)?;
             let progress = Progress::start(format!(
@@ -131,7 +137,13 @@ async fn dispatch(command: Command, root: &Path, color: ColorChoice) -> Result<u
             let result = engine.compute(&q).await;
             progress.finish();
             let result = result?;
-            emit(&result.schema, &result.batches, format, q.grain, output.as_deref())?;
+            match layout {
+                Layout::Wide => emit(&result.schema, &result.batches, format, q.grain, output.as_deref())?,
+                Layout::Long => {
+                    let long = canary_core::exec::long_layout(&result, engine.project())?;
+                    emit(&long.schema(), &[long], format, q.grain, output.as_deref())?
+                }
+            }
             Ok(exit::OK)
         }
         Command::Explain { query, optimized, sql } => {
@@ -234,12 +246,7 @@ fn emit(
     grain: Option<Grain>,
     output: Option<&Path>,
 ) -> Result<(), CanaryError> {
-    if format == Format::Parquet && output.is_none() && std::io::stdout().is_terminal() {
-        return Err(CanaryError::query_hint(
-            "Parquet is binary and stdout is a terminal",
-            "pass --output FILE, or redirect stdout",
-        ));
-    }
+    check_binary_to_terminal(format, output)?;
     match output {
         Some(path) => {
             // Write next to the target, then rename: a failure never leaves half a file.
@@ -262,9 +269,25 @@ fn emit(
         }
         None => {
             let mut out = std::io::stdout().lock();
-            output::write(schema, batches, format, grain, &mut out).map_err(|m| CanaryError::Data { message: m })
+            match output::write(schema, batches, format, grain, &mut out) {
+                // The reader went away (`canary … | head`): not an error of ours. The
+                // writers report the pipe only as text, whichever writer it was.
+                Err(m) if m.contains("Broken pipe") => Ok(()),
+                other => other.map_err(|m| CanaryError::Data { message: m }),
+            }
         }
     }
+}
+
+/// Refuse to print Parquet to a terminal, before any work is done.
+fn check_binary_to_terminal(format: Format, output: Option<&Path>) -> Result<(), CanaryError> {
+    if format == Format::Parquet && output.is_none() && std::io::stdout().is_terminal() {
+        return Err(CanaryError::query_hint(
+            "Parquet is binary and stdout is a terminal",
+            "redirect stdout to a file (or, for compute, pass --output FILE)",
+        ));
+    }
+    Ok(())
 }
 
 fn io_err(path: &str, source: std::io::Error) -> CanaryError {

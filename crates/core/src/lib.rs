@@ -33,6 +33,6 @@ pub mod validate;
 pub use catalog::StorageOptions;
 pub use diagnostic::{Code, Diagnostic, Location};
 pub use error::{CanaryError, Result};
-pub use exec::{Engine, Explanation, OpenOptions, QueryResult};
+pub use exec::{Engine, Explanation, OpenOptions, QueryResult, Status};
 pub use model::{Grain, Project};
 pub use plan::{PlannedQuery, Query};

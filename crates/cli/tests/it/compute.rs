@@ -248,3 +248,31 @@ fn the_nearest_project_is_found_from_a_subfolder() {
         .expect("run");
     assert_eq!(text(&out.stdout), "ok: 1 products, 5 KPIs\n");
 }
+
+#[test]
+fn the_long_layout_shows_unit_target_and_status() {
+    let out = canary(&[
+        "--project",
+        "examples/retail",
+        "compute",
+        "revenue",
+        "return_rate",
+        "--grain",
+        "year",
+        "--from",
+        "2025-01",
+        "--layout",
+        "long",
+        "-f",
+        "csv",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "period,kpi,value,unit,target,status");
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[1].starts_with("2025-01-01T00:00:00Z,revenue,"), "{csv}");
+    assert!(lines[2].starts_with("2025-01-01T00:00:00Z,return_rate,"), "{csv}");
+    // A year of revenue is far above the monthly warn threshold: ok.
+    assert!(lines[1].ends_with(",USD,1200000.0,ok"), "{csv}");
+}

@@ -1,5 +1,9 @@
 //! Running plans in-process: the session, the opened catalog, results as Arrow.
 
+mod status;
+
+pub use status::{Status, long_layout, status};
+
 use std::path::Path;
 use std::sync::Arc;
 

@@ -100,6 +100,17 @@ impl Scope {
             }
         }
         fan_out.retain(|(p, _)| !members.iter().any(|m| m.product == *p));
+        // Whatever is reached through an ambiguous product is ambiguous too.
+        for i in 0..members.len() {
+            let mut at = i;
+            while let Some(join) = &members[at].join {
+                at = join.parent;
+                if ambiguous.contains(&members[at].product) {
+                    ambiguous.insert(members[i].product.clone());
+                    break;
+                }
+            }
+        }
         Scope {
             members,
             fan_out,

@@ -216,10 +216,22 @@ impl Planner<'_> {
         }
         let (lo, hi) = match range {
             Some(r) => r,
-            None => (
-                self.from.map(|t| unshift(t, shifts)),
-                self.to.map(|t| unshift(t, shifts)),
-            ),
+            None => {
+                // Periods near a month end can look back past `to - shifts` (2025-03-29 - 1
+                // month = 2025-02-28 = 2025-03-30 - 1 month): read a few days more when
+                // shifted; rows outside the range are removed after combining.
+                let slack = |t| {
+                    if shifts.is_empty() {
+                        t
+                    } else {
+                        t + chrono::Duration::days(4)
+                    }
+                };
+                (
+                    self.from.map(|t| unshift(t, shifts)),
+                    self.to.map(|t| slack(unshift(t, shifts))),
+                )
+            }
         };
         if let Some(t) = &time {
             if let Some(lo) = lo {
@@ -633,9 +645,13 @@ impl Planner<'_> {
         let within = ident("_ct")
             .gt_eq(ident("_bt"))
             .and(ident("_ct").lt_eq(super::time::shift_expr(ident("_bt"), &[*window])));
+        // Ties between base events at the same time settle by their keys, the same every run.
+        let mut order = vec![ident("_bt").sort(false, true)];
+        order.extend(period.iter().map(|_| ident(PERIOD_COLUMN).sort(true, false)));
+        order.extend(self.query.by.iter().map(|b| ident(b).sort(true, false)));
         let latest = row_number()
             .partition_by(vec![ident("_cid")])
-            .order_by(vec![ident("_bt").sort(false, true)])
+            .order_by(order)
             .build()
             .map_err(pe)?
             .alias("_rn");

@@ -224,7 +224,20 @@ impl<'a> Planner<'a> {
             self.spine_range = lo.zip(hi);
         }
         let frames = self.frames()?;
-        let combined = self.combine(frames)?;
+        let mut combined = self.combine(frames)?;
+        if self.query.grain.is_some() {
+            // Shifted inputs can bring periods from outside the range; keep it exact.
+            if let Some(from) = self.from {
+                combined = combined
+                    .filter(ident(PERIOD_COLUMN).gt_eq(super::time::ts_lit(from)))
+                    .map_err(CanaryError::plan)?;
+            }
+            if let Some(to) = self.to {
+                combined = combined
+                    .filter(ident(PERIOD_COLUMN).lt(super::time::ts_lit(to)))
+                    .map_err(CanaryError::plan)?;
+            }
+        }
         let mut keys = Vec::new();
         let mut columns = Vec::new();
         if self.query.grain.is_some() {

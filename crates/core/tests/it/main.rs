@@ -4,6 +4,7 @@ mod fixture;
 mod kinds;
 mod plans;
 mod schema;
+mod storage;
 mod tenancy;
 
 fn r(cells: &[&str]) -> Vec<String> {
