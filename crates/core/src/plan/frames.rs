@@ -456,13 +456,8 @@ impl Planner<'_> {
             _ => Grain::Day,
         };
         let time = self.time_expr(product, &first)?;
-        let saved = self.query.grain;
-        let (b, _, dims) = {
-            // Range and dimensions as usual, but no period grouping at this stage.
-            let r = self.rows(product, &first, shifts, &filters, Some((data_lo, data_hi)));
-            r?
-        };
-        let _ = saved;
+        // The rows of every window of the spine; periods come from the spine, not the rows.
+        let (b, _, dims) = self.rows(product, &first, shifts, &filters, Some((data_lo, data_hi)))?;
         let bucket = truncate(bucket_grain, time.clone()).alias("_t");
         let mut splits = Vec::new();
         for (_, measure, value, filter) in &measures {

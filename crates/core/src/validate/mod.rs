@@ -148,20 +148,18 @@ pub fn load_project_with(root: &Path, extra: &[PathBuf]) -> Result<(Project, Ori
         }
     }
     let mut kpi_specs = Vec::new();
-    {
-        for path in kpi_paths {
-            match read_source(root, &path).and_then(|f| {
-                let loaded = load_yaml::<KpiFile>(&f);
-                files.push(f);
-                loaded
-            }) {
-                Ok(file) => {
-                    for (k, kpi) in file.value.kpis.iter().enumerate() {
-                        kpi_specs.push(file.map(format!("kpis.{k}"), kpi.clone()));
-                    }
+    for path in kpi_paths {
+        match read_source(root, &path).and_then(|f| {
+            let loaded = load_yaml::<KpiFile>(&f);
+            files.push(f);
+            loaded
+        }) {
+            Ok(file) => {
+                for (k, kpi) in file.value.kpis.iter().enumerate() {
+                    kpi_specs.push(file.map(format!("kpis.{k}"), kpi.clone()));
                 }
-                Err(d) => diags.push(d),
             }
+            Err(d) => diags.push(d),
         }
     }
 
