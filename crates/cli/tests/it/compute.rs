@@ -234,7 +234,11 @@ fn list_and_explain() {
     let out = canary(&["--project", &p, "explain", "revenue", "--grain", "month", "--sql"]);
     let sql = text(&out.stdout);
     assert!(sql.starts_with("SELECT"), "{sql}");
-    assert!(sql.contains("sum(sales.amount)"), "{sql}");
+    assert!(sql.contains("sum(CAST(sales.amount AS DOUBLE))"), "{sql}");
+    assert!(
+        !sql.contains("exact_sum"),
+        "SQL for other engines uses standard functions: {sql}"
+    );
 }
 
 #[test]
@@ -275,4 +279,32 @@ fn the_long_layout_shows_unit_target_and_status() {
     assert!(lines[2].starts_with("2025-01-01T00:00:00Z,return_rate,"), "{csv}");
     // A year of revenue is far above the monthly warn threshold: ok.
     assert!(lines[1].ends_with(",USD,1200000.0,ok"), "{csv}");
+}
+
+#[test]
+fn the_same_query_gives_the_same_bits_every_run() {
+    // Float sums merge partial results in thread order; Canary's sums are exact, so the
+    // output must not change between runs (it did in 5 of 6 runs before).
+    let run = || {
+        let out = canary(&[
+            "--project",
+            "examples/retail",
+            "compute",
+            "revenue",
+            "avg_order_value",
+            "revenue_trailing_3m",
+            "--grain",
+            "month",
+            "--by",
+            "channel",
+            "-f",
+            "csv",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        out.stdout
+    };
+    let first = run();
+    for _ in 0..3 {
+        assert!(run() == first, "results differ between runs");
+    }
 }

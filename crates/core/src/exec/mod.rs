@@ -155,9 +155,19 @@ impl Engine {
     pub async fn explain(&self, query: &Query) -> Result<Explanation> {
         let planned = self.plan(query).await?;
         let optimized = self.ctx.state().optimize(&planned.plan).map_err(CanaryError::plan)?;
-        let sql = datafusion::sql::unparser::plan_to_sql(&optimized)
-            .map(|s| s.to_string())
-            .map_err(|e| e.to_string());
+        // The plan as built reads better as SQL than the optimized one (no common
+        // subexpressions hoisted into subqueries); the optimized one is the fallback.
+        let unparse = |plan: &LogicalPlan| {
+            crate::plan::portable(plan.clone())
+                .and_then(|p| datafusion::sql::unparser::plan_to_sql(&p))
+                .map(|s| s.to_string())
+                .map_err(|e| e.to_string())
+        };
+        let sql = unparse(&planned.plan).or_else(|_| unparse(&optimized)).map_err(|e| {
+            // DataFusion names the operator and then dumps it whole; the name is enough.
+            let first = e.split(" { ").next().unwrap_or(&e);
+            first.split('(').next().unwrap_or(first).trim_end().to_owned()
+        });
         Ok(Explanation {
             logical: planned.plan.display_indent().to_string(),
             optimized: optimized.display_indent().to_string(),

@@ -1,10 +1,11 @@
 //! Measure aggregations as DataFusion aggregate expressions, whole or in two phases.
 
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::Result;
+use datafusion::common::{DFSchema, Result};
 use datafusion::functions_aggregate::expr_fn as f;
-use datafusion::logical_expr::{Expr, cast, lit, when};
+use datafusion::logical_expr::{Expr, ExprSchemable, cast, lit, when};
 
+use super::exact_sum::ExactSum;
 use super::udaf::Percentile;
 use crate::model::{AggKind, Measure};
 
@@ -18,13 +19,35 @@ pub fn value_expr(measure: &Measure, parsed: Option<Expr>) -> Expr {
     }
 }
 
-/// Aggregate `value` (from [`value_expr`]) as the measure says, over rows where `filter` holds.
-pub fn aggregate(measure: &Measure, value: Expr, filter: Option<Expr>) -> Result<Expr> {
+/// A sum that gives the same bits whatever the order of the rows: exact for floats
+/// (see [`ExactSum`]); integers and decimals are exact already.
+fn sum(value: Expr, schema: &DFSchema) -> Result<Expr> {
+    Ok(match value.get_type(schema)? {
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => {
+            ExactSum::udaf().call(vec![cast(value, DataType::Float64)])
+        }
+        _ => f::sum(value),
+    })
+}
+
+/// The mean as an exact sum over a count (order-independent, like [`sum`]).
+fn mean(value: Expr, filter: Option<Expr>) -> Expr {
+    let total = with_filter(
+        ExactSum::udaf().call(vec![cast(value.clone(), DataType::Float64)]),
+        filter.clone(),
+    );
+    let n = with_filter(f::count(value), filter);
+    total / cast(n, DataType::Float64)
+}
+
+/// Aggregate `value` (from [`value_expr`]) as the measure says, over rows where `filter`
+/// holds; `schema` is the schema `value` is evaluated against.
+pub fn aggregate(measure: &Measure, value: Expr, filter: Option<Expr>, schema: &DFSchema) -> Result<Expr> {
     let base = match measure.agg {
-        AggKind::Sum | AggKind::SumBoolean => f::sum(value),
+        AggKind::Sum | AggKind::SumBoolean => sum(value, schema)?,
         AggKind::Count => f::count(value),
         AggKind::CountDistinct => f::count_distinct(value),
-        AggKind::Avg => f::avg(value),
+        AggKind::Avg => return Ok(mean(value, filter)),
         AggKind::Min => f::min(value),
         AggKind::Max => f::max(value),
         AggKind::Median => f::median(value),
@@ -57,9 +80,17 @@ pub struct Split {
 }
 
 /// The two-phase form of a measure, if it has one (distinct counts and percentiles do not).
-pub fn split(measure: &Measure, value: Expr, filter: Option<Expr>) -> Result<Option<Split>> {
+pub fn split(measure: &Measure, value: Expr, filter: Option<Expr>, schema: &DFSchema) -> Result<Option<Split>> {
     let with = |e: Expr| -> Result<Expr> { Ok(with_filter(e, filter.clone())) };
+    let float = matches!(
+        value.get_type(schema)?,
+        DataType::Float16 | DataType::Float32 | DataType::Float64
+    );
     let split = match measure.agg {
+        AggKind::Sum | AggKind::SumBoolean if float => Split {
+            partials: vec![(with(ExactSum::udaf().call(vec![cast(value, DataType::Float64)]))?, "")],
+            finish: |c| ExactSum::udaf().call(vec![c[0].clone()]),
+        },
         AggKind::Sum | AggKind::SumBoolean => Split {
             partials: vec![(with(f::sum(value))?, "")],
             finish: |c| f::sum(c[0].clone()),
@@ -78,10 +109,13 @@ pub fn split(measure: &Measure, value: Expr, filter: Option<Expr>) -> Result<Opt
         },
         AggKind::Avg => Split {
             partials: vec![
-                (with(f::sum(cast(value.clone(), DataType::Float64)))?, "_sum"),
+                (
+                    with(ExactSum::udaf().call(vec![cast(value.clone(), DataType::Float64)]))?,
+                    "_sum",
+                ),
                 (with(f::count(value))?, "_n"),
             ],
-            finish: |c| f::sum(c[0].clone()) / cast(f::sum(c[1].clone()), DataType::Float64),
+            finish: |c| ExactSum::udaf().call(vec![c[0].clone()]) / cast(f::sum(c[1].clone()), DataType::Float64),
         },
         AggKind::CountDistinct | AggKind::Median | AggKind::Percentile | AggKind::PercentileDisc => return Ok(None),
     };

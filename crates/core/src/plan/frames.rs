@@ -309,7 +309,7 @@ impl Planner<'_> {
     }
 
     fn plain_frame(&mut self, product: &str, leaves: &[usize], shifts: &[CalendarDuration]) -> Result<Frame> {
-        let mut aggs = Vec::new();
+        let mut inputs = Vec::new();
         let mut filters = Vec::new();
         let mut values = Vec::new();
         for &i in leaves {
@@ -317,15 +317,18 @@ impl Planner<'_> {
             let value = self.measure_value(product, &measure)?;
             let filter = self.leaf_filter(product, i)?;
             filters.extend(filter.clone());
-            aggs.push(
-                aggregate(&measure, value, filter)
-                    .map_err(pe)?
-                    .alias(&self.leaves[i].column),
-            );
+            inputs.push((measure, value, filter, self.leaves[i].column.clone()));
             values.push(self.leaves[i].column.clone());
         }
         let first = self.leaves[leaves[0]].key.input.measure.clone();
         let (b, period, dims) = self.rows(product, &first, shifts, &filters, None)?;
+        let aggs = inputs
+            .into_iter()
+            .map(|(measure, value, filter, column)| {
+                aggregate(&measure, value, filter, b.schema()).map(|a| a.alias(column))
+            })
+            .collect::<datafusion::common::Result<Vec<_>>>()
+            .map_err(pe)?;
         let b = b.aggregate(Self::group_exprs(&period, &dims), aggs).map_err(pe)?;
         let b = self.shifted(b, shifts, &values)?;
         Ok(Frame {
@@ -392,16 +395,8 @@ impl Planner<'_> {
             .chain(self.query.by.iter().map(ident))
             .collect();
         let column_name = self.leaves[i].column.clone();
-        let b = b
-            .aggregate(
-                keys,
-                vec![
-                    aggregate(&measure, ident("_val"), None)
-                        .map_err(pe)?
-                        .alias(&column_name),
-                ],
-            )
-            .map_err(pe)?;
+        let total = aggregate(&measure, ident("_val"), None, b.schema()).map_err(pe)?;
+        let b = b.aggregate(keys, vec![total.alias(&column_name)]).map_err(pe)?;
         let values = vec![column_name];
         let b = self.shifted(b, &key.shifts, &values)?;
         Ok(Frame {
@@ -461,7 +456,7 @@ impl Planner<'_> {
         let bucket = truncate(bucket_grain, time.clone()).alias("_t");
         let mut splits = Vec::new();
         for (_, measure, value, filter) in &measures {
-            splits.push(split(measure, value.clone(), filter.clone()).map_err(pe)?);
+            splits.push(split(measure, value.clone(), filter.clone(), b.schema()).map_err(pe)?);
         }
         let dim_keys: Vec<Expr> = dims.iter().map(|(n, _)| ident(n)).collect();
         let (rows_plan, finals): (LogicalPlanBuilder, Vec<Expr>) = if splits.iter().all(Option::is_some) {
@@ -485,14 +480,22 @@ impl Planner<'_> {
             // One phase: keep rows, with each measure's value masked by its filter.
             let mut projection = vec![time.clone().alias("_t")];
             projection.extend(dims.iter().map(|(n, e)| e.clone().alias(n)));
-            let mut finals = Vec::new();
-            for (i, measure, value, filter) in &measures {
-                let col = self.leaves[*i].column.clone();
-                let raw = format!("{col}_raw");
-                projection.push(masked(value.clone(), filter.clone()).map_err(pe)?.alias(&raw));
-                finals.push(aggregate(measure, ident(raw), None).map_err(pe)?.alias(col));
+            for (i, _, value, filter) in &measures {
+                let raw = format!("{}_raw", self.leaves[*i].column);
+                projection.push(masked(value.clone(), filter.clone()).map_err(pe)?.alias(raw));
             }
-            (b.project(projection).map_err(pe)?, finals)
+            let projected = b.project(projection).map_err(pe)?;
+            let mut finals = Vec::new();
+            for (i, measure, ..) in &measures {
+                let col = self.leaves[*i].column.clone();
+                let raw = ident(format!("{col}_raw"));
+                finals.push(
+                    aggregate(measure, raw, None, projected.schema())
+                        .map_err(pe)?
+                        .alias(col),
+                );
+            }
+            (projected, finals)
         };
         let mut on = vec![ident("_t").lt(ident("_hi"))];
         if window != CumulativeWindow::AllTime {
@@ -596,7 +599,7 @@ impl Planner<'_> {
             .aggregate(
                 keys.clone(),
                 vec![
-                    aggregate(&base_measure, ident("_bv"), None)
+                    aggregate(&base_measure, ident("_bv"), None, base_rows.schema())
                         .map_err(pe)?
                         .alias(&base_col),
                 ],
@@ -661,16 +664,8 @@ impl Planner<'_> {
         if let Some(hi) = range_hi {
             matched = matched.filter(ident("_bt").lt(ts_lit(hi))).map_err(pe)?;
         }
-        let matched = matched
-            .aggregate(
-                keys,
-                vec![
-                    aggregate(&conv_measure, ident("_cv"), None)
-                        .map_err(pe)?
-                        .alias(&hits_col),
-                ],
-            )
-            .map_err(pe)?;
+        let hits = aggregate(&conv_measure, ident("_cv"), None, matched.schema()).map_err(pe)?;
+        let matched = matched.aggregate(keys, vec![hits.alias(&hits_col)]).map_err(pe)?;
         let matched = self.shifted(matched, shifts, std::slice::from_ref(&hits_col))?;
         Ok(vec![
             Frame {

@@ -1,9 +1,11 @@
 //! Validated model + query → one DataFusion `LogicalPlan`.
 
 mod aggregate;
+mod exact_sum;
 mod frames;
 mod planner;
 mod scope;
+mod sql;
 mod time;
 mod udaf;
 
@@ -11,8 +13,10 @@ use chrono::{DateTime, Utc};
 
 use crate::model::Grain;
 
+pub use exact_sum::{ExactSum, Partials};
 pub use planner::{OutputColumn, OutputRole, PlannedQuery, Planner};
 pub use scope::{DimensionError, ResolvedDimension, ScopeSchema, declared_schema};
+pub use sql::portable;
 pub use udaf::{Percentile, percentile_cont, percentile_disc};
 
 /// Name of the output column holding the start of each period.

@@ -32,8 +32,13 @@ impl Percentile {
         })
     }
 
-    fn fraction(&self) -> f64 {
+    /// The fraction in [0, 1].
+    pub fn fraction(&self) -> f64 {
         f64::from_bits(self.fraction_bits)
+    }
+
+    pub fn is_discrete(&self) -> bool {
+        self.discrete
     }
 }
 
