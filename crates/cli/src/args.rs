@@ -72,6 +72,11 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Layout::Wide)]
         layout: Layout,
     },
+    /// MetricFlow (dbt semantic layer) manifests: query them in-process over Parquet.
+    Mf {
+        #[command(subcommand)]
+        command: MfCommand,
+    },
     /// Show how KPIs are computed: the logical plan, the optimized plan, or SQL.
     Explain {
         #[command(flatten)]
@@ -83,6 +88,55 @@ pub enum Command {
         #[arg(long)]
         sql: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MfCommand {
+    /// Answer a MetricFlow query: metrics by group-bys named as MetricFlow names them.
+    Query(MfQueryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MfQueryArgs {
+    /// A folder of MetricFlow YAML files, or dbt's `semantic_manifest.json`.
+    #[arg(long, value_name = "DIR")]
+    pub manifest: PathBuf,
+    /// Folder of the tables: the table a semantic model names with alias X is `DIR/X.parquet`.
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Metric names, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub metrics: Vec<String>,
+    /// Group-bys, comma-separated: `metric_time__day`, `listing__country_latest`, ...
+    #[arg(long = "group-by", value_delimiter = ',')]
+    pub group_by: Vec<String>,
+    /// A filter in MetricFlow's filter language; repeated filters are combined with AND.
+    #[arg(long = "where")]
+    pub filters: Vec<String>,
+    /// Order by an output column; `-NAME` for descending. Repeatable.
+    #[arg(long = "order-by", allow_hyphen_values = true)]
+    pub order_by: Vec<String>,
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Start of the time constraint (inclusive).
+    #[arg(long = "start-time")]
+    pub start_time: Option<String>,
+    /// End of the time constraint (a date includes that whole day).
+    #[arg(long = "end-time")]
+    pub end_time: Option<String>,
+    /// Run a saved query of the manifest.
+    #[arg(long = "saved-query")]
+    pub saved_query: Option<String>,
+    /// Only the minimum and maximum of each group-by.
+    #[arg(long = "min-max-only")]
+    pub min_max_only: bool,
+    /// Do not de-duplicate (MetricFlow's `apply_group_by: false`).
+    #[arg(long = "no-dedupe")]
+    pub no_dedupe: bool,
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

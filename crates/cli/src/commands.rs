@@ -10,7 +10,7 @@ use canary_core::{CanaryError, Diagnostic, Engine, Grain, OpenOptions, Query, St
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
-use crate::args::{Cli, ColorChoice, Command, DiagFormat, Format, Layout, ListWhat, QueryArgs};
+use crate::args::{Cli, ColorChoice, Command, DiagFormat, Format, Layout, ListWhat, MfCommand, MfQueryArgs, QueryArgs};
 use crate::output::{self, Style};
 use crate::progress::Progress;
 use crate::{exit, init, report};
@@ -18,6 +18,9 @@ use crate::{exit, init, report};
 pub async fn run(cli: Cli, style: &Style) -> u8 {
     let result = match cli.command {
         Command::Init { dir } => init::run(&dir).map(|()| exit::OK),
+        Command::Mf {
+            command: MfCommand::Query(args),
+        } => mf_query(args).await,
         command => match project_root(cli.project.as_deref()) {
             Ok(root) => dispatch(command, &root, cli.color).await,
             Err(e) => Err(e),
@@ -63,6 +66,34 @@ fn print_diagnostics(style: &Style, diags: &[Diagnostic], out: &mut dyn Write) {
     }
     let n = diags.len();
     let _ = writeln!(out, "{n} problem{} found", if n == 1 { "" } else { "s" });
+}
+
+async fn mf_query(args: MfQueryArgs) -> Result<u8, CanaryError> {
+    check_binary_to_terminal(args.format, args.output.as_deref())?;
+    let query = canary_core::mf::MfQuery {
+        metrics: args.metrics,
+        group_by: args.group_by,
+        where_filters: args.filters,
+        order_by: args.order_by,
+        limit: args.limit,
+        start_time: args.start_time,
+        end_time: args.end_time,
+        saved_query: args.saved_query,
+        min_max_only: args.min_max_only,
+        apply_group_by: !args.no_dedupe,
+    };
+    let progress = Progress::start("computing".into());
+    let result = canary_core::mf::run_query(&args.manifest, &args.data, &query).await;
+    progress.finish();
+    let result = result?;
+    emit(
+        &result.schema,
+        &result.batches,
+        args.format,
+        None,
+        args.output.as_deref(),
+    )?;
+    Ok(exit::OK)
 }
 
 /// Object-store settings from the standard `AWS_*` environment variables.
@@ -112,7 +143,7 @@ fn project_root(explicit: Option<&Path>) -> Result<PathBuf, CanaryError> {
 
 async fn dispatch(command: Command, root: &Path, color: ColorChoice) -> Result<u8, CanaryError> {
     match command {
-        Command::Init { .. } => Ok(exit::OK),
+        Command::Init { .. } | Command::Mf { .. } => Ok(exit::OK),
         Command::Validate { files, format } => validate(root, &files, format, &Style::for_stdout(color)).await,
         Command::List { what, format } => {
             let engine = open(root).await?;

@@ -24,6 +24,7 @@ pub mod diagnostic;
 pub mod error;
 pub mod exec;
 pub mod expr;
+pub mod mf;
 pub mod model;
 pub mod plan;
 pub mod schema;

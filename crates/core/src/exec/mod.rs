@@ -72,6 +72,18 @@ impl Engine {
         Self::open_with(root, &OpenOptions::default()).await
     }
 
+    /// An engine over a project validated elsewhere (e.g. imported by [`crate::mf`]).
+    pub async fn from_project(project: Project, origins: Origins, storage: &StorageOptions) -> Result<Engine> {
+        let ctx = session(&project)?;
+        let catalog = Catalog::open(&project, &origins, &ctx, storage).await?;
+        Ok(Engine {
+            project,
+            origins,
+            catalog,
+            ctx,
+        })
+    }
+
     /// Like [`Engine::open`], with options.
     pub async fn open_with(root: &Path, options: &OpenOptions) -> Result<Engine> {
         let (project, origins) = load_project_with(root, &options.extra_files).map_err(CanaryError::Spec)?;

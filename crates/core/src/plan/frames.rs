@@ -189,16 +189,21 @@ impl Planner<'_> {
             Option<chrono::DateTime<chrono::Utc>>,
         )>,
     ) -> Result<(LogicalPlanBuilder, Option<Expr>, Vec<(String, Expr)>)> {
-        let dims = self.dimensions(product)?;
-        let filter = match self.query.filter.clone() {
-            Some(sql) => Some(self.parse_in(product, &sql, "--where")?),
-            None => None,
-        };
-        let need_time = self.query.grain.is_some() || self.from.is_some() || self.to.is_some() || range.is_some();
+        let dims = self.dimensions(product, measure)?;
+        let wants_time = |s: &str| s.contains(super::planner::METRIC_TIME);
+        let need_time = self.query.grain.is_some()
+            || self.from.is_some()
+            || self.to.is_some()
+            || range.is_some()
+            || self.query.filter.as_deref().is_some_and(wants_time);
         let time = if need_time {
             Some(self.time_expr(product, measure)?)
         } else {
             None
+        };
+        let filter = match self.query.filter.clone() {
+            Some(sql) => Some(self.parse_with_time(product, &sql, "--where", time.as_ref())?),
+            None => None,
         };
         let mut needed = BTreeSet::new();
         for e in dims

@@ -419,8 +419,24 @@ impl<'a> Planner<'a> {
 
     /// Parse a user expression in a product's scope.
     pub(super) fn parse_in(&mut self, product: &str, sql: &str, what: &str) -> Result<Expr> {
+        self.parse_with_time(product, sql, what, None)
+    }
+
+    /// Like [`Self::parse_in`]; with `time`, the name `metric_time` means that expression
+    /// (the time the measure is aggregated over).
+    pub(super) fn parse_with_time(
+        &mut self,
+        product: &str,
+        sql: &str,
+        what: &str,
+        time: Option<&Expr>,
+    ) -> Result<Expr> {
         let scope = self.scope(product)?;
-        let e = scope.parse(sql).map_err(|e| match e {
+        let parsed = match time {
+            Some(_) => scope.parse_with_extra(sql, METRIC_TIME, super::time::ts_type()),
+            None => scope.parse(sql),
+        };
+        let e = parsed.map_err(|e| match e {
             ExprError::UnknownColumn { name, valid } => CanaryError::query_hint(
                 format!("{what}: unknown column `{name}` for product `{product}`"),
                 did_you_mean(
@@ -430,6 +446,16 @@ impl<'a> Planner<'a> {
             ),
             other => CanaryError::query(format!("{what}: {other}")),
         })?;
+        let e = match time {
+            Some(t) => e
+                .transform(|x| match &x {
+                    Expr::Column(c) if c.relation.is_none() && c.name == METRIC_TIME => Ok(Transformed::yes(t.clone())),
+                    _ => Ok(Transformed::no(x)),
+                })
+                .map(|t| t.data)
+                .map_err(CanaryError::plan)?,
+            None => e,
+        };
         let schema = &self.scope(product)?.schema;
         crate::validate::check_boolean_filter(&e, schema, sql)
             .map_err(|m| CanaryError::query(format!("{what}: {m}")))?;
@@ -437,20 +463,55 @@ impl<'a> Planner<'a> {
     }
 
     /// The `by` dimensions resolved in a product's scope, as `(output name, expression)`.
-    pub(super) fn dimensions(&mut self, product: &str) -> Result<Vec<(String, Expr)>> {
+    ///
+    /// A name is a dimension (`channel`, `customers.segment`) or `metric_time` (the time of
+    /// `measure`), optionally with `:GRAIN` (`customers.signup_date:month`) or
+    /// `:extract_PART` (`metric_time:extract_dow`, ISO weekday 1-7).
+    pub(super) fn dimensions(&mut self, product: &str, measure: &str) -> Result<Vec<(String, Expr)>> {
         let by = self.query.by.clone();
-        let project = self.project;
-        let scope = self.scope(product)?;
-        by.iter()
-            .map(|name| match scope.dimension(project, name) {
-                Ok(d) => Ok((name.clone(), d.expr)),
-                Err(DimensionError::Unknown { valid, .. }) => Err(CanaryError::query_hint(
-                    format!("unknown dimension `{name}` for product `{product}`"),
-                    did_you_mean(name, valid.iter().map(String::as_str)),
-                )),
-                Err(e) => Err(CanaryError::query(e.to_string())),
-            })
-            .collect()
+        let mut out = Vec::new();
+        for name in &by {
+            let (base, modifier) = match name.split_once(':') {
+                Some((b, m)) => (b, Some(m)),
+                None => (name.as_str(), None),
+            };
+            let expr = if base == METRIC_TIME {
+                self.time_expr(product, measure)?
+            } else {
+                let project = self.project;
+                let scope = self.scope(product)?;
+                match scope.dimension(project, base) {
+                    Ok(d) => d.expr,
+                    Err(DimensionError::Unknown { valid, .. }) => {
+                        return Err(CanaryError::query_hint(
+                            format!("unknown dimension `{base}` for product `{product}`"),
+                            did_you_mean(base, valid.iter().map(String::as_str)),
+                        ));
+                    }
+                    Err(e) => return Err(CanaryError::query(e.to_string())),
+                }
+            };
+            let expr = match modifier {
+                None => expr,
+                Some(m) => match m.strip_prefix("extract_") {
+                    Some(part) => {
+                        let part = if part == "dow" { "isodow" } else { part };
+                        cast(
+                            datafusion::functions::datetime::expr_fn::date_part(lit(part), super::time::ts(expr)),
+                            DataType::Int64,
+                        )
+                    }
+                    None => {
+                        let grain: crate::model::Grain = m.parse().map_err(|e: String| {
+                            CanaryError::query(format!("`{name}`: {e}; or `extract_PART` for a date part"))
+                        })?;
+                        super::time::truncate(grain, super::time::ts(expr))
+                    }
+                },
+            };
+            out.push((name.clone(), expr));
+        }
+        Ok(out)
     }
 
     /// Union the frames on their keys; keep rows present in an anchor frame.
@@ -517,6 +578,9 @@ impl<'a> Planner<'a> {
         Ok(b)
     }
 }
+
+/// The name filters and `by` use for the time a measure is aggregated over.
+pub const METRIC_TIME: &str = "metric_time";
 
 /// A column reference that is never parsed for a qualifier (names may contain dots).
 pub(super) fn column(qualifier: &str, name: &str) -> Expr {

@@ -134,6 +134,23 @@ impl ScopeSchema {
         })
     }
 
+    /// Like [`Self::parse`], with one more unqualified column `name` of type `data_type`
+    /// (left in the expression for the caller to replace).
+    pub fn parse_with_extra(
+        &self,
+        sql: &str,
+        name: &str,
+        data_type: datafusion::arrow::datatypes::DataType,
+    ) -> Result<Expr, ExprError> {
+        let extra = DFSchema::try_from(Schema::new(vec![Field::new(name, data_type, true)]))
+            .map_err(|e| ExprError::Invalid(e.to_string()))?;
+        let mut schema = self.schema.clone();
+        schema.merge(&extra);
+        let root = self.scope.root().qualifier.clone();
+        let expr = parse_expr_preferring(sql, &schema, Some(&root))?;
+        self.substitute(expr)
+    }
+
     /// Parse a user expression over the scope; dimension names become their expressions.
     pub fn parse(&self, sql: &str) -> Result<Expr, ExprError> {
         let root = self.scope.root().qualifier.clone();

@@ -24,6 +24,15 @@ pub struct SpanIndex {
 }
 
 impl SpanIndex {
+    /// An index for a spec that has no text of its own (made by an importer): every
+    /// location is line 1, column 1 of `file`.
+    pub fn detached(file: &str) -> Self {
+        SpanIndex {
+            file: file.to_owned(),
+            spans: HashMap::new(),
+        }
+    }
+
     fn build(file: &str, root: &Node) -> Self {
         let mut index = SpanIndex {
             file: file.to_owned(),
@@ -113,6 +122,15 @@ pub struct Located<T> {
 }
 
 impl<T> Located<T> {
+    /// A spec made in memory, reported as coming from `file`.
+    pub fn detached(value: T, file: &str) -> Located<T> {
+        Located {
+            value,
+            spans: Arc::new(SpanIndex::detached(file)),
+            path: String::new(),
+        }
+    }
+
     /// The location of a field of this value, e.g. `at("measure")`.
     pub fn at(&self, field: &str) -> Location {
         self.spans.locate(&self.child(field))

@@ -163,6 +163,21 @@ pub fn load_project_with(root: &Path, extra: &[PathBuf]) -> Result<(Project, Ori
         }
     }
 
+    validate_specs(root, &spec, version, settings, files, product_specs, kpi_specs, diags)
+}
+
+/// Validate specs already read (from files, or made by an importer such as [`crate::mf`]).
+#[allow(clippy::too_many_arguments)]
+pub fn validate_specs(
+    root: &Path,
+    spec: &Located<ProjectSpec>,
+    version: Option<semver::Version>,
+    settings: Settings,
+    files: Vec<SourceFile>,
+    product_specs: Vec<Located<ProductSpec>>,
+    kpi_specs: Vec<Located<crate::spec::KpiSpec>>,
+    mut diags: Vec<Diagnostic>,
+) -> Result<(Project, Origins), Vec<Diagnostic>> {
     let mut origins = Origins::default();
     let mut products = IndexMap::new();
     for p in &product_specs {

@@ -1,0 +1,444 @@
+//! A MetricFlow manifest as Canary specs: semantic models become data-product contracts,
+//! metrics become KPIs. The specs then go through Canary's own validation, so an imported
+//! project is checked exactly like a native one.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use datafusion::arrow::datatypes::Schema;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::filter;
+use super::manifest::{Manifest, MeasureInput, Metric, MetricInput, SemanticModel};
+use crate::error::{CanaryError, Result};
+use crate::model::type_name;
+use crate::spec::{
+    AggKind, ColumnSpec, DerivedInput, DimensionKind, DimensionSpec, EntityKind, EntitySpec, KpiSpec, KpiType,
+    MeasureSpec, NonAdditiveSpec, NonAdditiveWindow, ProductSpec,
+};
+
+/// The specs of an imported manifest, and the metrics it could not express (with why).
+#[derive(Debug, Clone, Default)]
+pub struct Imported {
+    pub products: Vec<ProductSpec>,
+    pub kpis: Vec<KpiSpec>,
+    /// Metric name → why Canary cannot compute it (yet).
+    pub unsupported: BTreeMap<String, String>,
+    /// Semantic model that holds each measure.
+    pub measure_models: BTreeMap<String, String>,
+}
+
+/// Where the table a semantic model reads lives: `DATA/alias.parquet` (a file or a folder).
+pub fn table_location(data: &Path, model: &SemanticModel) -> PathBuf {
+    data.join(format!("{}.parquet", model.node_relation.alias))
+}
+
+/// The schema of a Parquet file, or of the first Parquet file in a folder.
+fn table_schema(location: &Path) -> std::result::Result<Schema, String> {
+    let file = if location.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(location)
+            .map_err(|e| e.to_string())?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+            .collect();
+        files.sort();
+        files.into_iter().next().ok_or("no Parquet files in the folder")?
+    } else {
+        location.to_path_buf()
+    };
+    let f = std::fs::File::open(&file).map_err(|e| e.to_string())?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| e.to_string())?;
+    Ok(builder.schema().as_ref().clone())
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut c = s.chars();
+    c.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn granularity(g: Option<&str>) -> Option<String> {
+    g.map(|g| match g.to_ascii_lowercase().as_str() {
+        // Canary's finest grain is the hour.
+        "nanosecond" | "microsecond" | "millisecond" | "second" | "minute" => "hour".to_owned(),
+        other => other.to_owned(),
+    })
+}
+
+/// Convert `manifest`, reading table schemas under `data`.
+pub fn import(manifest: &Manifest, data: &Path) -> Result<Imported> {
+    let mut out = Imported::default();
+    let mut problems = Vec::new();
+    for model in &manifest.semantic_models {
+        match product(model, data) {
+            Ok(p) => {
+                for m in &model.measures {
+                    out.measure_models.insert(m.name.clone(), model.name.clone());
+                }
+                out.products.push(p);
+            }
+            Err(e) => problems.push(format!("semantic model `{}`: {e}", model.name)),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(CanaryError::query(problems.join("; ")));
+    }
+    let metrics: BTreeMap<&str, &Metric> = manifest.metrics.iter().map(|m| (m.name.as_str(), m)).collect();
+    for metric in &manifest.metrics {
+        match kpis(manifest, &metrics, &out.measure_models, metric) {
+            Ok(k) => out.kpis.extend(k),
+            Err(reason) => {
+                out.unsupported.insert(metric.name.clone(), reason);
+            }
+        }
+    }
+    // A KPI that uses an unsupported one cannot be computed either.
+    loop {
+        let before = out.unsupported.len();
+        let blocked: Vec<(String, String)> = out
+            .kpis
+            .iter()
+            .filter_map(|k| {
+                k.inputs.iter().find(|i| out.unsupported.contains_key(&i.kpi)).map(|i| {
+                    (
+                        k.id.clone(),
+                        format!(
+                            "it uses `{}`, which is not supported: {}",
+                            i.kpi, out.unsupported[&i.kpi]
+                        ),
+                    )
+                })
+            })
+            .collect();
+        for (id, why) in blocked {
+            out.unsupported.insert(id, why);
+        }
+        out.kpis.retain(|k| !out.unsupported.contains_key(&k.id));
+        if out.unsupported.len() == before {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+fn product(model: &SemanticModel, data: &Path) -> std::result::Result<ProductSpec, String> {
+    let location = table_location(data, model);
+    let schema = table_schema(&location).map_err(|e| format!("cannot read `{}`: {e}", location.display()))?;
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| ColumnSpec {
+            name: f.name().clone(),
+            data_type: type_name(f.data_type()),
+            nullable: true,
+            description: None,
+        })
+        .collect();
+    let mut entities = Vec::new();
+    let mut dimensions = Vec::new();
+    for d in &model.dimensions {
+        if d.type_params.as_ref().is_some_and(|t| t.validity_params.is_some()) {
+            return Err(format!(
+                "dimension `{}` has SCD validity parameters, not supported yet",
+                d.name
+            ));
+        }
+        let time = d.kind.eq_ignore_ascii_case("time");
+        dimensions.push(DimensionSpec {
+            name: d.name.clone(),
+            kind: if time {
+                DimensionKind::Time
+            } else {
+                DimensionKind::Categorical
+            },
+            expr: d.expr.as_ref().map(|e| e.as_sql()),
+            granularity: if time {
+                granularity(d.type_params.as_ref().and_then(|t| t.time_granularity.as_deref())).or(Some("day".into()))
+            } else {
+                None
+            },
+            description: d.description.clone(),
+        });
+    }
+    for e in &model.entities {
+        let kind = match e.kind.to_ascii_lowercase().as_str() {
+            "primary" => EntityKind::Primary,
+            "unique" => EntityKind::Unique,
+            "foreign" => EntityKind::Foreign,
+            other => return Err(format!("entity `{}` of type `{other}` is not supported yet", e.name)),
+        };
+        let expr = e.expr.as_ref().map(|x| x.as_sql()).unwrap_or_else(|| e.name.clone());
+        if !is_identifier(&expr) {
+            return Err(format!(
+                "entity `{}` is an expression (`{expr}`), not supported yet",
+                e.name
+            ));
+        }
+        entities.push(EntitySpec {
+            name: e.name.clone(),
+            kind,
+            column: Some(expr.clone()),
+        });
+        // Entities can be grouped and filtered by, as `entity` or `model__entity`.
+        if !dimensions.iter().any(|d| d.name == e.name) {
+            dimensions.push(DimensionSpec {
+                name: e.name.clone(),
+                kind: DimensionKind::Categorical,
+                expr: Some(expr),
+                granularity: None,
+                description: None,
+            });
+        }
+    }
+    let mut measures = Vec::new();
+    for m in &model.measures {
+        let params = m.agg_params.as_ref();
+        let agg = match m.agg.to_ascii_lowercase().as_str() {
+            "sum" => AggKind::Sum,
+            "count" => AggKind::Count,
+            "count_distinct" => AggKind::CountDistinct,
+            "sum_boolean" => AggKind::SumBoolean,
+            "average" | "avg" => AggKind::Avg,
+            "min" => AggKind::Min,
+            "max" => AggKind::Max,
+            "median" => AggKind::Median,
+            // Approximate percentiles are computed exactly.
+            "percentile" if params.is_some_and(|p| p.use_discrete_percentile) => AggKind::PercentileDisc,
+            "percentile" => AggKind::Percentile,
+            other => return Err(format!("measure `{}`: aggregation `{other}` is not supported", m.name)),
+        };
+        measures.push(MeasureSpec {
+            name: m.name.clone(),
+            agg,
+            expr: Some(m.expr.as_ref().map(|e| e.as_sql()).unwrap_or_else(|| m.name.clone())),
+            percentile: params.and_then(|p| p.percentile),
+            time_dimension: m.agg_time_dimension.clone(),
+            non_additive: m.non_additive_dimension.as_ref().map(|n| NonAdditiveSpec {
+                dimension: n.name.clone(),
+                window: if n
+                    .window_choice
+                    .as_deref()
+                    .is_some_and(|w| w.eq_ignore_ascii_case("min"))
+                {
+                    NonAdditiveWindow::First
+                } else {
+                    NonAdditiveWindow::Last
+                },
+                per: n.window_groupings.clone(),
+            }),
+            description: m.description.clone(),
+        });
+    }
+    Ok(ProductSpec {
+        product: model.name.clone(),
+        version: "1.0.0".into(),
+        owner: "metricflow".into(),
+        description: model.description.clone(),
+        location: location.to_string_lossy().into_owned(),
+        partitions: Vec::new(),
+        tenant_column: None,
+        columns,
+        entities,
+        dimensions,
+        measures,
+        time_dimension: model.defaults.as_ref().and_then(|d| d.agg_time_dimension.clone()),
+        sources: Vec::new(),
+    })
+}
+
+fn kpi(id: &str, kind: KpiType) -> KpiSpec {
+    KpiSpec {
+        id: id.to_owned(),
+        version: "1.0.0".into(),
+        kind,
+        name: None,
+        description: None,
+        owner: None,
+        unit: None,
+        direction: Default::default(),
+        target: None,
+        thresholds: None,
+        tags: Vec::new(),
+        measure: None,
+        filter: None,
+        numerator: None,
+        denominator: None,
+        expr: None,
+        inputs: Vec::new(),
+        cumulative: None,
+        conversion: None,
+    }
+}
+
+fn and_all(parts: Vec<String>) -> Option<String> {
+    match parts.len() {
+        0 => None,
+        1 => parts.into_iter().next(),
+        _ => Some(
+            parts
+                .into_iter()
+                .map(|p| format!("({p})"))
+                .collect::<Vec<_>>()
+                .join(" AND "),
+        ),
+    }
+}
+
+/// The measure and rendered filters of a simple metric, with `extra` filter templates.
+fn simple_parts(
+    manifest: &Manifest,
+    measure_models: &BTreeMap<String, String>,
+    metric: &Metric,
+    extra: &[String],
+) -> std::result::Result<(String, Option<String>), String> {
+    let input = metric
+        .type_params
+        .measure
+        .as_ref()
+        .ok_or("a simple metric needs a measure")?;
+    if let MeasureInput::Object {
+        join_to_timespine,
+        fill_nulls_with,
+        ..
+    } = input
+        && (join_to_timespine.unwrap_or(false) || fill_nulls_with.is_some())
+    {
+        return Err("`join_to_timespine` and `fill_nulls_with` are not supported yet".into());
+    }
+    if metric.type_params.join_to_timespine.unwrap_or(false) || metric.type_params.fill_nulls_with.is_some() {
+        return Err("`join_to_timespine` and `fill_nulls_with` are not supported yet".into());
+    }
+    let model = measure_models
+        .get(input.name())
+        .ok_or_else(|| format!("unknown measure `{}`", input.name()))?;
+    let mut templates: Vec<String> = metric.filter.iter().flat_map(|f| f.templates()).collect();
+    if let MeasureInput::Object { filter: Some(f), .. } = input {
+        templates.extend(f.templates());
+    }
+    templates.extend(extra.iter().cloned());
+    let rendered = templates
+        .iter()
+        .map(|t| filter::render(manifest, model, t).map_err(|e| e.to_string()))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok((format!("{model}.{}", input.name()), and_all(rendered)))
+}
+
+/// The KPIs for one metric: itself, plus hidden inputs for filtered metric inputs.
+fn kpis(
+    manifest: &Manifest,
+    metrics: &BTreeMap<&str, &Metric>,
+    measure_models: &BTreeMap<String, String>,
+    metric: &Metric,
+) -> std::result::Result<Vec<KpiSpec>, String> {
+    let kind = metric.kind.to_ascii_lowercase();
+    let mut out = Vec::new();
+    // An input metric as a KPI id: the metric itself, or a hidden simple KPI with the
+    // input's (and the outer metric's) filters added.
+    let input_kpi = |input: &MetricInput,
+                     n: usize,
+                     extra: &[String],
+                     out: &mut Vec<KpiSpec>|
+     -> std::result::Result<String, String> {
+        let filters: Vec<String> = match input {
+            MetricInput::Object { filter: Some(f), .. } => f.templates(),
+            _ => Vec::new(),
+        };
+        let all: Vec<String> = filters.into_iter().chain(extra.iter().cloned()).collect();
+        if all.is_empty() {
+            return Ok(input.name().to_owned());
+        }
+        let inner = metrics
+            .get(input.name())
+            .ok_or_else(|| format!("unknown metric `{}`", input.name()))?;
+        if !inner.kind.eq_ignore_ascii_case("simple") {
+            return Err(format!(
+                "a filter on the input `{}`, which is not a simple metric, is not supported yet",
+                input.name()
+            ));
+        }
+        let (measure, filter) = simple_parts(manifest, measure_models, inner, &all)?;
+        let id = format!("{}__input_{n}", metric.name);
+        let mut k = kpi(&id, KpiType::Simple);
+        k.measure = Some(measure);
+        k.filter = filter;
+        out.push(k);
+        Ok(id)
+    };
+    let outer_filters: Vec<String> = metric.filter.iter().flat_map(|f| f.templates()).collect();
+    let mut k = match kind.as_str() {
+        "simple" => {
+            let (measure, filter) = simple_parts(manifest, measure_models, metric, &[])?;
+            let mut k = kpi(&metric.name, KpiType::Simple);
+            k.measure = Some(measure);
+            k.filter = filter;
+            k
+        }
+        "ratio" => {
+            let p = &metric.type_params;
+            let (Some(num), Some(den)) = (&p.numerator, &p.denominator) else {
+                return Err("a ratio metric needs a numerator and a denominator".into());
+            };
+            let a = input_kpi(num, 0, &outer_filters, &mut out)?;
+            let b = input_kpi(den, 1, &outer_filters, &mut out)?;
+            let mut k = kpi(&metric.name, KpiType::Derived);
+            k.expr = Some("numerator / nullif(denominator, 0)".into());
+            k.inputs = vec![
+                DerivedInput {
+                    kpi: a,
+                    alias: Some("numerator".into()),
+                    offset: None,
+                },
+                DerivedInput {
+                    kpi: b,
+                    alias: Some("denominator".into()),
+                    offset: None,
+                },
+            ];
+            k
+        }
+        "derived" => {
+            let p = &metric.type_params;
+            let expr = p.expr.as_ref().ok_or("a derived metric needs `expr`")?.as_sql();
+            let mut inputs = Vec::new();
+            for (n, input) in p.metrics.iter().flatten().enumerate() {
+                let (alias, offset) = match input {
+                    MetricInput::Object {
+                        alias,
+                        offset_window,
+                        offset_to_grain,
+                        ..
+                    } => {
+                        if offset_to_grain.is_some() {
+                            return Err("`offset_to_grain` is not supported yet".into());
+                        }
+                        let offset = offset_window.as_ref().map(|w| w.as_text());
+                        if let Some(o) = &offset
+                            && o.parse::<crate::model::Offset>().is_err()
+                        {
+                            return Err(format!(
+                                "the offset `{o}` is not supported (custom granularities are not yet)"
+                            ));
+                        }
+                        (alias.clone(), offset)
+                    }
+                    MetricInput::Name(_) => (None, None),
+                };
+                let id = input_kpi(input, n, &outer_filters, &mut out)?;
+                let alias = alias.or_else(|| (id != input.name()).then(|| input.name().to_owned()));
+                inputs.push(DerivedInput { kpi: id, alias, offset });
+            }
+            let mut k = kpi(&metric.name, KpiType::Derived);
+            k.expr = Some(expr);
+            k.inputs = inputs;
+            k
+        }
+        // MetricFlow aggregates cumulative values per day and then picks one per period
+        // (`period_agg`), over a spine that runs past the data; not mapped yet.
+        "cumulative" => return Err("cumulative metrics are not supported yet".into()),
+        "conversion" => return Err("conversion metrics are not supported yet".into()),
+        other => return Err(format!("metric type `{other}` is not supported")),
+    };
+    k.description = metric.description.clone();
+    out.push(k);
+    Ok(out)
+}

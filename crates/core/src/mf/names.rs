@@ -1,0 +1,141 @@
+//! MetricFlow names (`listing__country_latest`, `booking__ds__month`, `metric_time__week`,
+//! `metric_time__extract_dow`) resolved to Canary's `product.dimension` references.
+
+use super::manifest::{Manifest, SemanticModel};
+use crate::error::{CanaryError, Result};
+use crate::model::Grain;
+
+/// A parsed MetricFlow group-by or filter name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MfName {
+    /// Entity links, outermost first (`listing` in `listing__country_latest`).
+    pub entity_path: Vec<String>,
+    /// The dimension or entity name; `metric_time` for the metric's time.
+    pub element: String,
+    pub grain: Option<Grain>,
+    /// A date part (`extract_dow` → `dow`).
+    pub date_part: Option<String>,
+}
+
+impl MfName {
+    pub fn parse(name: &str) -> MfName {
+        let mut parts: Vec<&str> = name.split("__").collect();
+        let mut grain = None;
+        let mut date_part = None;
+        if parts.len() > 1 {
+            let last = parts[parts.len() - 1];
+            if let Some(p) = last.strip_prefix("extract_") {
+                date_part = Some(p.to_owned());
+                parts.pop();
+            } else if let Ok(g) = last.parse::<Grain>()
+                && matches!(last, "hour" | "day" | "week" | "month" | "quarter" | "year")
+            {
+                grain = Some(g);
+                parts.pop();
+            }
+        }
+        let element = parts.pop().unwrap_or_default().to_owned();
+        MfName {
+            entity_path: parts.into_iter().map(str::to_owned).collect(),
+            element,
+            grain,
+            date_part,
+        }
+    }
+
+    pub fn is_metric_time(&self) -> bool {
+        self.element == "metric_time" && self.entity_path.is_empty()
+    }
+}
+
+/// What a name resolves to in Canary's model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// `product.dimension` (entities are dimensions named after the entity).
+    pub reference: String,
+    pub is_time: bool,
+}
+
+/// Whether `model` is keyed by `entity` (so `entity__x` names its dimensions).
+fn keyed_by(model: &SemanticModel, entity: &str) -> bool {
+    model.primary_entity.as_deref() == Some(entity)
+        || model.entities.iter().any(|e| {
+            e.name == entity && matches!(e.kind.to_ascii_lowercase().as_str(), "primary" | "unique" | "natural")
+        })
+}
+
+/// Resolve `name` as seen from the semantic model `root`.
+pub fn resolve(manifest: &Manifest, root: &str, name: &MfName) -> Result<Resolved> {
+    let models = &manifest.semantic_models;
+    fn dimension_of<'m>(m: &'m SemanticModel, element: &str) -> Option<&'m super::manifest::Dimension> {
+        m.dimensions.iter().find(|d| d.name == element)
+    }
+    let has_dimension = |m: &SemanticModel| dimension_of(m, &name.element).is_some();
+    let has_entity = |m: &SemanticModel| m.entities.iter().any(|e| e.name == name.element);
+    // An entity on its own (`listing`, or `booking__listing` reached through `booking`).
+    let owner = match name.entity_path.last() {
+        None => {
+            if let Some(m) = models.iter().find(|m| m.name == root)
+                && (has_dimension(m) || has_entity(m))
+            {
+                Some(m)
+            } else {
+                models.iter().find(|m| has_entity(m) && keyed_by(m, &name.element))
+            }
+        }
+        Some(entity) => {
+            let candidates: Vec<&SemanticModel> = models
+                .iter()
+                .filter(|m| keyed_by(m, entity) && (has_dimension(m) || has_entity(m)))
+                .collect();
+            candidates
+                .iter()
+                .find(|m| m.name == root)
+                .or_else(|| candidates.first())
+                .copied()
+        }
+    };
+    let Some(model) = owner else {
+        return Err(CanaryError::query(format!(
+            "cannot resolve `{}`: no semantic model has it",
+            display(name)
+        )));
+    };
+    let is_time = dimension_of(model, &name.element).is_some_and(|d| d.kind.eq_ignore_ascii_case("time"));
+    Ok(Resolved {
+        reference: format!("{}.{}", model.name, name.element),
+        is_time,
+    })
+}
+
+fn display(name: &MfName) -> String {
+    let mut parts = name.entity_path.clone();
+    parts.push(name.element.clone());
+    parts.join("__")
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_split_into_path_element_grain_and_part() {
+        assert_eq!(
+            MfName::parse("listing__country_latest"),
+            MfName {
+                entity_path: vec!["listing".into()],
+                element: "country_latest".into(),
+                grain: None,
+                date_part: None
+            }
+        );
+        let n = MfName::parse("booking__ds__month");
+        assert_eq!((n.element.as_str(), n.grain), ("ds", Some(Grain::Month)));
+        let n = MfName::parse("metric_time__extract_dow");
+        assert!(n.is_metric_time());
+        assert_eq!(n.date_part.as_deref(), Some("dow"));
+        let n = MfName::parse("listing__user__company_name");
+        assert_eq!(n.entity_path, vec!["listing".to_string(), "user".to_string()]);
+    }
+}
