@@ -11,7 +11,7 @@ SAMPLE := examples/retail
 # Python packages the tests use as independent oracles.
 PY_TEST_DEPS := pytest duckdb pandas pyarrow numpy
 
-.PHONY: help build demo test test-rust test-python lint fmt bench data schemas clean
+.PHONY: help build demo test test-rust test-python conformance lint fmt bench data schemas clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -23,7 +23,7 @@ demo: build ## Compute the sample KPI pack by month, drilled down by channel
 	$(CANARY) --project $(SAMPLE) validate
 	$(CANARY) --project $(SAMPLE) compute @demo --grain month --by channel --from 2025-07 --to 2026-01
 
-test: test-rust test-python ## Run every test (Rust and Python), installing what they need
+test: test-rust conformance test-python ## Run every test (Rust, Python, MetricFlow suite), installing what they need
 
 test-rust: ## Rust unit, integration and doc tests; benches compiled in test mode
 	$(CARGO) test --workspace --all-targets
@@ -36,6 +36,9 @@ $(VENV)/.installed: Makefile
 
 test-python: build $(VENV)/.installed ## Python tests: DuckDB and pandas oracles against the CLI
 	CANARY_BIN=$(CURDIR)/$(CANARY) $(VPY) -m pytest -q tests
+
+conformance: ## MetricFlow's integration cases through Canary; fails below crates/conformance/floor.txt
+	$(CARGO) run -p canary-conformance --
 
 lint: ## rustfmt and clippy, warnings as errors
 	$(CARGO) fmt --all -- --check

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use datafusion::arrow::datatypes::Schema;
+use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::filter;
@@ -83,8 +83,30 @@ pub fn import(manifest: &Manifest, data: &Path) -> Result<Imported> {
     if !problems.is_empty() {
         return Err(CanaryError::query(problems.join("; ")));
     }
-    let metrics: BTreeMap<&str, &Metric> = manifest.metrics.iter().map(|m| (m.name.as_str(), m)).collect();
-    for metric in &manifest.metrics {
+    // Measures with `create_metric: true` stand for a simple metric of the same name.
+    let mut all_metrics: Vec<Metric> = manifest.metrics.clone();
+    for model in &manifest.semantic_models {
+        for m in model.measures.iter().filter(|m| m.create_metric == Some(true)) {
+            if !all_metrics.iter().any(|x| x.name == m.name) {
+                all_metrics.push(Metric {
+                    name: m.name.clone(),
+                    kind: "simple".into(),
+                    type_params: super::manifest::MetricTypeParams {
+                        measure: Some(MeasureInput::Name(m.name.clone())),
+                        ..Default::default()
+                    },
+                    filter: None,
+                    time_granularity: None,
+                    description: m.description.clone(),
+                    label: None,
+                    config: None,
+                    metadata: None,
+                });
+            }
+        }
+    }
+    let metrics: BTreeMap<&str, &Metric> = all_metrics.iter().map(|m| (m.name.as_str(), m)).collect();
+    for metric in &all_metrics {
         match kpis(manifest, &metrics, &out.measure_models, metric) {
             Ok(k) => out.kpis.extend(k),
             Err(reason) => {
@@ -144,6 +166,15 @@ fn product(model: &SemanticModel, data: &Path) -> std::result::Result<ProductSpe
             ));
         }
         let time = d.kind.eq_ignore_ascii_case("time");
+        let mut expr = d.expr.as_ref().map(|e| e.as_sql());
+        // A time dimension stored as text is read as a timestamp.
+        let column = expr.clone().unwrap_or_else(|| d.name.clone());
+        if time
+            && let Ok(f) = schema.field_with_name(&column)
+            && matches!(f.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+        {
+            expr = Some(format!("CAST({column} AS TIMESTAMP)"));
+        }
         dimensions.push(DimensionSpec {
             name: d.name.clone(),
             kind: if time {
@@ -151,7 +182,7 @@ fn product(model: &SemanticModel, data: &Path) -> std::result::Result<ProductSpe
             } else {
                 DimensionKind::Categorical
             },
-            expr: d.expr.as_ref().map(|e| e.as_sql()),
+            expr,
             granularity: if time {
                 granularity(d.type_params.as_ref().and_then(|t| t.time_granularity.as_deref())).or(Some("day".into()))
             } else {

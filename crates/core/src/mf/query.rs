@@ -149,7 +149,7 @@ impl MfProject {
                 let dim = product.time_dimension.as_ref()?;
                 product.dimensions.get(dim)?.granularity
             });
-            let g = declared.or(from_dimension).unwrap_or(Grain::Day).max(Grain::Day);
+            let g = declared.or(from_dimension).unwrap_or(Grain::Day);
             grain = grain.max(g);
         }
         grain
@@ -272,12 +272,20 @@ impl MfProject {
             .project(projection)
             .map_err(CanaryError::plan)?;
         if !q.order_by.is_empty() {
+            // Order-by names are the group-bys as asked (`metric_time`) or as output.
+            let output_of = |name: &str| -> String {
+                q.group_by
+                    .iter()
+                    .position(|g| g == name)
+                    .map(|i| outputs[i].0.clone())
+                    .unwrap_or_else(|| name.to_owned())
+            };
             let order = q
                 .order_by
                 .iter()
                 .map(|o| match o.strip_prefix('-') {
-                    Some(name) => ident(name).sort(false, false),
-                    None => ident(o).sort(true, false),
+                    Some(name) => ident(output_of(name)).sort(false, false),
+                    None => ident(output_of(o)).sort(true, false),
                 })
                 .collect::<Vec<_>>();
             b = b.sort(order).map_err(CanaryError::plan)?;

@@ -1,0 +1,194 @@
+//! `canary-conformance`: MetricFlow's own integration cases, run through Canary.
+//!
+//! Converts the suite's table snapshots to Parquet, computes each case's expected result by
+//! rendering its Jinja `check_query` and running it in DataFusion, runs the case through
+//! `canary_core::mf::run_query`, and compares. Prints `FAIL <file>::<case>: <reason>` for each
+//! failing case, then `N passed, M failed`.
+//!
+//! Exit codes: 0 when at least the floor passed, 1 below it, 2 on a harness error.
+
+mod compare;
+mod engine;
+mod error;
+mod render;
+mod runner;
+mod snapshot;
+mod suite;
+
+use std::io::Write;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
+
+use clap::Parser;
+
+use crate::error::{HarnessError, Result};
+use crate::runner::{Mode, Outcome, Runner, one_line};
+
+/// The repository root (this crate is `crates/conformance`).
+const REPO_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+/// The pass floor, raised as the engine improves.
+const FLOOR_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/floor.txt");
+
+/// Run MetricFlow's integration cases through Canary and compare each result with the
+/// case's own check query, computed by DataFusion over the same tables.
+#[derive(Debug, Parser)]
+#[command(name = "canary-conformance", version)]
+struct Args {
+    /// The suite [default: ../shared/conformance/metricflow beside the repository]
+    #[arg(long, value_name = "DIR")]
+    suite: Option<PathBuf>,
+    /// Where the snapshots are written as Parquet [default: target/conformance-data]
+    #[arg(long, value_name = "DIR")]
+    data_out: Option<PathBuf>,
+    /// Exit 1 when fewer cases pass [default: the number in crates/conformance/floor.txt, or 0
+    /// with --filter]
+    #[arg(long, value_name = "N")]
+    floor: Option<usize>,
+    /// Run only cases whose `<file>::<name>` contains this text
+    #[arg(long, value_name = "SUBSTR")]
+    filter: Option<String>,
+    /// Also print passing (and skipped) cases, with timings
+    #[arg(long)]
+    verbose: bool,
+    /// Compare each check query with a second run of itself instead of the engine: checks
+    /// that every check query renders and runs, and that the harness compares reliably
+    #[arg(long)]
+    self_check: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let code = match run(&args) {
+        Ok(code) => code,
+        Err(error) => {
+            let _ = writeln!(std::io::stderr(), "canary-conformance: error: {error}");
+            2
+        }
+    };
+    let _ = std::io::stdout().flush();
+    ExitCode::from(code)
+}
+
+fn run(args: &Args) -> Result<u8> {
+    let started = Instant::now();
+    let root = Path::new(REPO_ROOT)
+        .canonicalize()
+        .unwrap_or_else(|_| PathBuf::from(REPO_ROOT));
+    let suite = args
+        .suite
+        .clone()
+        .unwrap_or_else(|| root.join("../shared/conformance/metricflow"));
+    if !suite.join("test_cases").is_dir() || !suite.join("source_table_snapshots").is_dir() {
+        return Err(HarnessError::SuiteMissing(suite));
+    }
+    let data_out = args
+        .data_out
+        .clone()
+        .unwrap_or_else(|| root.join("target/conformance-data"));
+    // The floor is about the whole suite: a filtered run has none unless one is given.
+    let floor = match (args.floor, &args.filter) {
+        (Some(n), _) => n,
+        (None, Some(_)) => 0,
+        (None, None) => read_floor(Path::new(FLOOR_FILE))?,
+    };
+    let mut out = std::io::stdout().lock();
+    let mut err = std::io::stderr();
+
+    let conversion = snapshot::convert_all(&suite, &data_out)?;
+    let converted_in = started.elapsed();
+    let _ = writeln!(
+        err,
+        "tables: {} ({} converted, {} up to date) in {} in {:.2} s",
+        conversion.tables.len(),
+        conversion.converted,
+        conversion.up_to_date,
+        data_out.display(),
+        converted_in.as_secs_f64()
+    );
+
+    let cases: Vec<_> = suite::load_cases(&suite)?
+        .into_iter()
+        .filter(|c| args.filter.as_deref().is_none_or(|f| c.id().contains(f)))
+        .collect();
+    let mode = if args.self_check { Mode::SelfCheck } else { Mode::Engine };
+    let runner = Runner::new(&suite, &data_out, &conversion.tables, mode)?;
+
+    let cases_started = Instant::now();
+    install_panic_hook();
+    let (mut passed, mut failed, mut skipped) = (0usize, 0usize, 0usize);
+    for loaded in &cases {
+        let case_started = Instant::now();
+        take_panic_message();
+        let outcome = catch_unwind(AssertUnwindSafe(|| runner.run(loaded))).unwrap_or_else(|_| {
+            let message = take_panic_message().unwrap_or_else(|| "unknown panic".to_owned());
+            Outcome::Fail(format!("panicked: {message}"))
+        });
+        let took = case_started.elapsed().as_millis();
+        let id = loaded.id();
+        let written = match outcome {
+            Outcome::Pass(rows) => {
+                passed += 1;
+                if args.verbose {
+                    writeln!(out, "PASS {id} ({rows} rows, {took} ms)")
+                } else {
+                    Ok(())
+                }
+            }
+            Outcome::Fail(reason) => {
+                failed += 1;
+                writeln!(out, "FAIL {id}: {}", one_line(&reason))
+            }
+            Outcome::Skip(reason) => {
+                skipped += 1;
+                if args.verbose {
+                    writeln!(out, "SKIP {id}: {reason}")
+                } else {
+                    Ok(())
+                }
+            }
+        };
+        written.map_err(|e| HarnessError::io("stdout", e))?;
+    }
+    // Panics outside the cases are reported as usual again.
+    drop(std::panic::take_hook());
+    let _ = writeln!(
+        err,
+        "{} cases{} in {:.2} s; total {:.2} s; floor {floor}",
+        cases.len(),
+        if args.self_check { " (self-check)" } else { "" },
+        cases_started.elapsed().as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    let summary = if skipped > 0 {
+        format!("{passed} passed, {failed} failed, {skipped} skipped")
+    } else {
+        format!("{passed} passed, {failed} failed")
+    };
+    writeln!(out, "{summary}").map_err(|e| HarnessError::io("stdout", e))?;
+    Ok(if passed >= floor { 0 } else { 1 })
+}
+
+fn read_floor(path: &Path) -> Result<usize> {
+    let text = std::fs::read_to_string(path).map_err(|e| HarnessError::io(path, e))?;
+    text.trim().parse().map_err(|_| HarnessError::Floor {
+        path: path.to_owned(),
+        found: text.trim().to_owned(),
+    })
+}
+
+/// The last panic's message and location: a case that panics is reported, not printed.
+static PANIC_MESSAGE: Mutex<Option<String>> = Mutex::new(None);
+
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let mut last = PANIC_MESSAGE.lock().unwrap_or_else(PoisonError::into_inner);
+        *last = Some(info.to_string());
+    }));
+}
+
+fn take_panic_message() -> Option<String> {
+    PANIC_MESSAGE.lock().unwrap_or_else(PoisonError::into_inner).take()
+}
