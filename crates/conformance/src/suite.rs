@@ -72,7 +72,8 @@ impl GroupByObj {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Document {
-    integration_test: Case,
+    #[serde(rename = "integration_test")]
+    case: Case,
 }
 
 /// A case and the file it came from.
@@ -128,7 +129,7 @@ pub fn load_cases(suite: &Path) -> Result<Vec<LoadedCase>> {
                 .map_err(|e| HarnessError::suite(&path, format!("document at line {line}: {e}")))?;
             cases.push(LoadedCase {
                 file: file.clone(),
-                case: parsed.integration_test,
+                case: parsed.case,
             });
         }
     }
@@ -250,7 +251,7 @@ KEY:
 "#
         .replace("KEY", "integration_test");
         let node = marked_yaml::parse_yaml(0, &text).unwrap();
-        let case = marked_yaml::from_node::<Document>(&node).unwrap().integration_test;
+        let case = marked_yaml::from_node::<Document>(&node).unwrap().case;
         assert_eq!(case.metrics, Some(vec!["bookings".to_owned()]));
         let names: Vec<String> = case.group_by_objs.unwrap().iter().map(GroupByObj::to_name).collect();
         assert_eq!(names, ["metric_time__extract_quarter", "booking__ds__week"]);
