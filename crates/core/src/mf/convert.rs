@@ -328,16 +328,14 @@ fn simple_parts(
         .as_ref()
         .ok_or("a simple metric needs a measure")?;
     if let MeasureInput::Object {
-        join_to_timespine,
-        fill_nulls_with,
+        join_to_timespine: Some(true),
         ..
     } = input
-        && (join_to_timespine.unwrap_or(false) || fill_nulls_with.is_some())
     {
-        return Err("`join_to_timespine` and `fill_nulls_with` are not supported yet".into());
+        return Err("`join_to_timespine` is not supported yet".into());
     }
-    if metric.type_params.join_to_timespine.unwrap_or(false) || metric.type_params.fill_nulls_with.is_some() {
-        return Err("`join_to_timespine` and `fill_nulls_with` are not supported yet".into());
+    if metric.type_params.join_to_timespine.unwrap_or(false) {
+        return Err("`join_to_timespine` is not supported yet".into());
     }
     let model = measure_models
         .get(input.name())
@@ -352,6 +350,25 @@ fn simple_parts(
         .map(|t| filter::render(manifest, model, t).map_err(|e| e.to_string()))
         .collect::<std::result::Result<Vec<_>, _>>()?;
     Ok((format!("{model}.{}", input.name()), and_all(rendered)))
+}
+
+/// A simple metric's `fill_nulls_with`, as a SQL number.
+fn fill_nulls_with(metric: &Metric) -> std::result::Result<Option<String>, String> {
+    let value = match &metric.type_params.measure {
+        Some(MeasureInput::Object {
+            fill_nulls_with: Some(v),
+            ..
+        }) => Some(v),
+        _ => metric.type_params.fill_nulls_with.as_ref(),
+    };
+    match value {
+        None => Ok(None),
+        Some(v) if v.is_number() => Ok(Some(v.to_string())),
+        Some(v) => match v.as_str().map(str::trim) {
+            Some(t) if t.parse::<f64>().is_ok() => Ok(Some(t.to_owned())),
+            _ => Err(format!("`fill_nulls_with: {v}` is not a number")),
+        },
+    }
 }
 
 /// The KPIs for one metric: itself, plus hidden inputs for filtered metric inputs.
@@ -399,10 +416,31 @@ fn kpis(
     let mut k = match kind.as_str() {
         "simple" => {
             let (measure, filter) = simple_parts(manifest, measure_models, metric, &[])?;
-            let mut k = kpi(&metric.name, KpiType::Simple);
-            k.measure = Some(measure);
-            k.filter = filter;
-            k
+            match fill_nulls_with(metric)? {
+                // `fill_nulls_with`: the value where the metric has none, as a derived KPI
+                // over a hidden simple one.
+                Some(fill) => {
+                    let id = format!("{}__input_0", metric.name);
+                    let mut inner = kpi(&id, KpiType::Simple);
+                    inner.measure = Some(measure);
+                    inner.filter = filter;
+                    out.push(inner);
+                    let mut k = kpi(&metric.name, KpiType::Derived);
+                    k.expr = Some(format!("coalesce(value, {fill})"));
+                    k.inputs = vec![DerivedInput {
+                        kpi: id,
+                        alias: Some("value".into()),
+                        offset: None,
+                    }];
+                    k
+                }
+                None => {
+                    let mut k = kpi(&metric.name, KpiType::Simple);
+                    k.measure = Some(measure);
+                    k.filter = filter;
+                    k
+                }
+            }
         }
         "ratio" => {
             let p = &metric.type_params;

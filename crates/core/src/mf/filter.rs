@@ -92,6 +92,16 @@ fn render_call(manifest: &Manifest, root: &str, call: &str, template: &str) -> R
     path.extend(parsed.entity_path);
     parsed.entity_path = path;
     let grain = grain.or_else(|| parsed.grain.map(|g| g.as_str().to_owned()));
+    if let Some(g) = &grain
+        && !matches!(
+            g.as_str(),
+            "millisecond" | "second" | "minute" | "hour" | "day" | "week" | "month" | "quarter" | "year"
+        )
+    {
+        return Err(CanaryError::query(format!(
+            "the granularity `{g}` in `{template}` is not supported (custom granularities are not yet)"
+        )));
+    }
     let date_part = date_part.or(parsed.date_part.clone());
     let column = if parsed.is_metric_time() {
         "metric_time".to_owned()
