@@ -163,99 +163,42 @@ impl Table {
 
 fn cells(array: &ArrayRef) -> Result<Vec<Cell>, String> {
     let cast_to = |to: &DataType| cast(array, to).map_err(|e| format!("cannot read {}: {e}", array.data_type()));
-    let len = array.len();
+    // Every value as a cell, NULL as `Cell::Null`.
+    fn each<T>(values: impl Iterator<Item = Option<T>>, cell: impl Fn(T) -> Cell) -> Vec<Cell> {
+        values.map(|v| v.map_or(Cell::Null, &cell)).collect()
+    }
+    let micros = DataType::Timestamp(TimeUnit::Microsecond, None);
     let cells: Vec<Cell> = match array.data_type() {
-        DataType::Null => vec![Cell::Null; len],
-        DataType::Boolean => {
-            let a = array.as_boolean();
-            (0..len)
-                .map(|i| {
-                    if a.is_null(i) {
-                        Cell::Null
-                    } else {
-                        Cell::Bool(a.value(i))
-                    }
-                })
-                .collect()
-        }
-        t if t.is_integer() => {
-            let a = cast_to(&DataType::Int64)?;
-            let a = a.as_primitive::<Int64Type>();
-            (0..len)
-                .map(|i| {
-                    if a.is_null(i) {
-                        Cell::Null
-                    } else {
-                        Cell::Int(a.value(i))
-                    }
-                })
-                .collect()
-        }
-        t if t.is_floating() || matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..)) => {
-            let a = cast_to(&DataType::Float64)?;
-            let a = a.as_primitive::<Float64Type>();
-            (0..len)
-                .map(|i| {
-                    if a.is_null(i) {
-                        Cell::Null
-                    } else {
-                        Cell::Float(a.value(i))
-                    }
-                })
-                .collect()
-        }
-        DataType::Timestamp(_, zone) => {
-            // The stored values are UTC instants whatever the zone: the wall-clock time in UTC.
-            let a = cast_to(&DataType::Timestamp(TimeUnit::Microsecond, zone.clone()))?;
-            let a = a.as_primitive::<TimestampMicrosecondType>();
-            (0..len)
-                .map(|i| {
-                    if a.is_null(i) {
-                        Cell::Null
-                    } else {
-                        Cell::Timestamp(a.value(i))
-                    }
-                })
-                .collect()
-        }
-        DataType::Date32 | DataType::Date64 => {
-            let a = cast_to(&DataType::Timestamp(TimeUnit::Microsecond, None))?;
-            let a = a.as_primitive::<TimestampMicrosecondType>();
-            (0..len)
-                .map(|i| {
-                    if a.is_null(i) {
-                        Cell::Null
-                    } else {
-                        Cell::Timestamp(a.value(i))
-                    }
-                })
-                .collect()
-        }
+        DataType::Null => vec![Cell::Null; array.len()],
+        DataType::Boolean => each(array.as_boolean().iter(), Cell::Bool),
+        t if t.is_integer() => each(cast_to(&DataType::Int64)?.as_primitive::<Int64Type>().iter(), Cell::Int),
+        t if t.is_floating() || matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..)) => each(
+            cast_to(&DataType::Float64)?.as_primitive::<Float64Type>().iter(),
+            Cell::Float,
+        ),
+        // Stored values are UTC instants whatever the zone: the wall-clock time in UTC.
+        DataType::Timestamp(_, zone) => each(
+            cast_to(&DataType::Timestamp(TimeUnit::Microsecond, zone.clone()))?
+                .as_primitive::<TimestampMicrosecondType>()
+                .iter(),
+            Cell::Timestamp,
+        ),
+        DataType::Date32 | DataType::Date64 => each(
+            cast_to(&micros)?.as_primitive::<TimestampMicrosecondType>().iter(),
+            Cell::Timestamp,
+        ),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(..) => {
-            let a = cast_to(&DataType::Utf8)?;
-            let a = a.as_string::<i32>();
-            (0..len)
-                .map(|i| {
-                    if a.is_null(i) {
-                        Cell::Null
-                    } else {
-                        Cell::Str(a.value(i).to_owned())
-                    }
-                })
-                .collect()
+            each(cast_to(&DataType::Utf8)?.as_string::<i32>().iter(), |v| {
+                Cell::Str(v.to_owned())
+            })
         }
         _ => {
             let options = FormatOptions::default();
             let formatter = ArrayFormatter::try_new(array.as_ref(), &options).map_err(|e| e.to_string())?;
-            (0..len)
-                .map(|i| {
-                    if array.is_null(i) {
-                        Cell::Null
-                    } else {
-                        Cell::Str(formatter.value(i).to_string())
-                    }
-                })
-                .collect()
+            each(
+                (0..array.len()).map(|i| (!array.is_null(i)).then(|| formatter.value(i).to_string())),
+                Cell::Str,
+            )
         }
     };
     Ok(cells)

@@ -3,73 +3,50 @@
 use std::path::Path;
 
 use canary_core::CanaryError;
-use canary_core::mf::MfQuery;
+use canary_core::mf::{MfProject, MfQuery};
 use tokio::runtime::Runtime;
 
 use crate::compare::Table;
 use crate::suite::{Case, GroupByObj};
 
-/// A case's query, as `canary_core::mf::MfQuery` takes it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct EngineQuery {
-    pub metrics: Vec<String>,
-    /// `group_bys`, then `group_by_objs` as names (`name__grain`, `name__extract_<part>`).
-    pub group_by: Vec<String>,
-    /// The where filter after pass 1, in MetricFlow's filter syntax.
-    pub where_filters: Vec<String>,
-    /// Names; `-name` for descending.
-    pub order_by: Vec<String>,
-    pub limit: Option<usize>,
-    pub start_time: Option<String>,
-    pub end_time: Option<String>,
-    pub saved_query: Option<String>,
-    pub min_max_only: bool,
-    pub apply_group_by: bool,
-}
-
-impl EngineQuery {
-    pub fn from_case(case: &Case, where_filter: Option<String>) -> EngineQuery {
-        let (start_time, end_time) = match case.time_constraint.as_deref() {
-            Some([start, end]) => (Some(start.clone()), Some(end.clone())),
-            _ => (None, None),
-        };
-        EngineQuery {
-            metrics: case.metrics.clone().unwrap_or_default(),
-            group_by: case
-                .group_bys
-                .iter()
-                .flatten()
-                .cloned()
-                .chain(case.group_by_objs.iter().flatten().map(GroupByObj::to_name))
-                .collect(),
-            where_filters: where_filter.into_iter().collect(),
-            order_by: case.order_bys.clone().unwrap_or_default(),
-            limit: case.limit,
-            start_time,
-            end_time,
-            saved_query: case.saved_query_name.clone(),
-            min_max_only: case.min_max_only,
-            apply_group_by: case.apply_group_by.unwrap_or(true),
-        }
+/// A case's query: `group_bys`, then `group_by_objs` as names (`name__grain`,
+/// `name__extract_<part>`); the where filter after pass 1, in MetricFlow's filter syntax.
+pub fn query_of(case: &Case, where_filter: Option<String>) -> MfQuery {
+    let (start_time, end_time) = match case.time_constraint.as_deref() {
+        Some([start, end]) => (Some(start.clone()), Some(end.clone())),
+        _ => (None, None),
+    };
+    MfQuery {
+        metrics: case.metrics.clone().unwrap_or_default(),
+        group_by: case
+            .group_bys
+            .iter()
+            .flatten()
+            .cloned()
+            .chain(case.group_by_objs.iter().flatten().map(GroupByObj::to_name))
+            .collect(),
+        where_filters: where_filter.into_iter().collect(),
+        order_by: case.order_bys.clone().unwrap_or_default(),
+        limit: case.limit,
+        start_time,
+        end_time,
+        saved_query: case.saved_query_name.clone(),
+        min_max_only: case.min_max_only,
+        apply_group_by: case.apply_group_by.unwrap_or(true),
     }
 }
 
-/// Run `query` with the manifest in `manifest_dir` over `data_dir/<table>.parquet`.
-pub fn run(runtime: &Runtime, manifest_dir: &Path, data_dir: &Path, query: &EngineQuery) -> Result<Table, String> {
-    let query = MfQuery {
-        metrics: query.metrics.clone(),
-        group_by: query.group_by.clone(),
-        where_filters: query.where_filters.clone(),
-        order_by: query.order_by.clone(),
-        limit: query.limit,
-        start_time: query.start_time.clone(),
-        end_time: query.end_time.clone(),
-        saved_query: query.saved_query.clone(),
-        min_max_only: query.min_max_only,
-        apply_group_by: query.apply_group_by,
-    };
+/// Open the manifest in `manifest_dir` over `data_dir/<table>.parquet`.
+pub fn open(runtime: &Runtime, manifest_dir: &Path, data_dir: &Path) -> Result<MfProject, String> {
+    runtime
+        .block_on(MfProject::open(manifest_dir, data_dir))
+        .map_err(|e| format!("engine: {}", describe(&e)))
+}
+
+/// Run `query` on an opened manifest.
+pub fn run(runtime: &Runtime, project: &MfProject, query: &MfQuery) -> Result<Table, String> {
     let result = runtime
-        .block_on(canary_core::mf::run_query(manifest_dir, data_dir, &query))
+        .block_on(project.query(query))
         .map_err(|e| format!("engine: {}", describe(&e)))?;
     Table::from_batches(&result.schema, &result.batches).map_err(|e| format!("engine result: {e}"))
 }
@@ -107,21 +84,22 @@ mod tests {
             limit: Some(3),
             ..Case::default()
         };
-        let query = EngineQuery::from_case(&case, Some("{{ Dimension('booking__is_instant') }}".into()));
+        let query = query_of(&case, Some("{{ Dimension('booking__is_instant') }}".into()));
+        assert_eq!(query.metrics, vec!["bookings".to_string()]);
         assert_eq!(
-            query,
-            EngineQuery {
-                metrics: vec!["bookings".into()],
-                group_by: vec!["metric_time__day".into(), "metric_time__extract_dow".into()],
-                where_filters: vec!["{{ Dimension('booking__is_instant') }}".into()],
-                order_by: vec!["-bookings".into()],
-                limit: Some(3),
-                start_time: Some("2020-01-01".into()),
-                end_time: Some("2020-01-02".into()),
-                saved_query: None,
-                min_max_only: false,
-                apply_group_by: true,
-            }
+            query.group_by,
+            vec!["metric_time__day".to_string(), "metric_time__extract_dow".to_string()]
         );
+        assert_eq!(
+            query.where_filters,
+            vec!["{{ Dimension('booking__is_instant') }}".to_string()]
+        );
+        assert_eq!(query.order_by, vec!["-bookings".to_string()]);
+        assert_eq!(query.limit, Some(3));
+        assert_eq!(query.start_time.as_deref(), Some("2020-01-01"));
+        assert_eq!(query.end_time.as_deref(), Some("2020-01-02"));
+        assert_eq!(query.saved_query, None);
+        assert!(!query.min_max_only);
+        assert!(query.apply_group_by);
     }
 }

@@ -11,7 +11,7 @@ use datafusion::prelude::ParquetReadOptions;
 use tokio::runtime::Runtime;
 
 use crate::compare::{Table, compare};
-use crate::engine::{self, EngineQuery};
+use crate::engine;
 use crate::error::{HarnessError, Result};
 use crate::render::{Renderer, SOURCE_SCHEMA};
 use crate::suite::{LoadedCase, manifest_folder};
@@ -50,6 +50,8 @@ pub struct Runner {
     suite: PathBuf,
     data_dir: PathBuf,
     mode: Mode,
+    /// Each manifest is read, imported and validated once, not once per case.
+    projects: Mutex<BTreeMap<PathBuf, Result<Arc<canary_core::mf::MfProject>, String>>>,
 }
 
 impl Runner {
@@ -84,6 +86,7 @@ impl Runner {
             suite: suite.to_owned(),
             data_dir: data_dir.to_owned(),
             mode,
+            projects: Mutex::default(),
         })
     }
 
@@ -125,17 +128,24 @@ impl Runner {
             Mode::SelfCheck => self
                 .execute(&sql)
                 .map_err(|e| format!("check query, second run: {e}"))?,
-            Mode::Engine => engine::run(
-                &self.runtime,
-                &manifest_dir,
-                &self.data_dir,
-                &EngineQuery::from_case(case, where_filter),
-            )?,
+            Mode::Engine => {
+                let project = self.project(&manifest_dir)?;
+                engine::run(&self.runtime, &project, &engine::query_of(case, where_filter))?
+            }
         };
         Ok(match compare(&expected, &actual, case.check_order, case.allow_empty) {
             Ok(()) => Outcome::Pass(expected.rows.len()),
             Err(difference) => Outcome::Fail(difference),
         })
+    }
+
+    /// The opened manifest in `dir`, opened on first use.
+    fn project(&self, dir: &Path) -> std::result::Result<Arc<canary_core::mf::MfProject>, String> {
+        let mut projects = self.projects.lock().unwrap_or_else(PoisonError::into_inner);
+        projects
+            .entry(dir.to_path_buf())
+            .or_insert_with(|| engine::open(&self.runtime, dir, &self.data_dir).map(Arc::new))
+            .clone()
     }
 
     /// Register a `percentile_disc_<fraction>` UDAF for each fraction rendered so far.

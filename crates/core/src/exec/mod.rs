@@ -87,14 +87,7 @@ impl Engine {
     /// Like [`Engine::open`], with options.
     pub async fn open_with(root: &Path, options: &OpenOptions) -> Result<Engine> {
         let (project, origins) = load_project_with(root, &options.extra_files).map_err(CanaryError::Spec)?;
-        let ctx = session(&project)?;
-        let catalog = Catalog::open(&project, &origins, &ctx, &options.storage).await?;
-        Ok(Engine {
-            project,
-            origins,
-            catalog,
-            ctx,
-        })
+        Self::from_project(project, origins, &options.storage).await
     }
 
     pub fn project(&self) -> &Project {

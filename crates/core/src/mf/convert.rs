@@ -98,9 +98,6 @@ pub fn import(manifest: &Manifest, data: &Path) -> Result<Imported> {
                     filter: None,
                     time_granularity: None,
                     description: m.description.clone(),
-                    label: None,
-                    config: None,
-                    metadata: None,
                 });
             }
         }
@@ -114,33 +111,33 @@ pub fn import(manifest: &Manifest, data: &Path) -> Result<Imported> {
             }
         }
     }
-    // A KPI that uses an unsupported one cannot be computed either.
+    drop_dependents(&mut out);
+    Ok(out)
+}
+
+/// Set aside every KPI that uses a set-aside one, transitively, with the reason.
+pub(super) fn drop_dependents(imported: &mut Imported) {
     loop {
-        let before = out.unsupported.len();
-        let blocked: Vec<(String, String)> = out
+        let blocked: Vec<(String, String)> = imported
             .kpis
             .iter()
             .filter_map(|k| {
-                k.inputs.iter().find(|i| out.unsupported.contains_key(&i.kpi)).map(|i| {
-                    (
-                        k.id.clone(),
-                        format!(
-                            "it uses `{}`, which is not supported: {}",
-                            i.kpi, out.unsupported[&i.kpi]
-                        ),
-                    )
-                })
+                let i = k.inputs.iter().find(|i| imported.unsupported.contains_key(&i.kpi))?;
+                let why = format!(
+                    "it uses `{}`, which is not supported: {}",
+                    i.kpi, imported.unsupported[&i.kpi]
+                );
+                Some((k.id.clone(), why))
             })
             .collect();
-        for (id, why) in blocked {
-            out.unsupported.insert(id, why);
+        if blocked.is_empty() {
+            return;
         }
-        out.kpis.retain(|k| !out.unsupported.contains_key(&k.id));
-        if out.unsupported.len() == before {
-            break;
+        for (id, why) in blocked {
+            imported.kpis.retain(|k| k.id != id);
+            imported.unsupported.insert(id, why);
         }
     }
-    Ok(out)
 }
 
 fn product(model: &SemanticModel, data: &Path) -> std::result::Result<ProductSpec, String> {

@@ -1,7 +1,8 @@
 //! MetricFlow semantic manifests as users write them: MetricFlow's own multi-document YAML
 //! and dbt's compiled `semantic_manifest.json`. Field names follow the dbt semantic-layer
-//! spec; keys that only label or configure (`label`, `config`, `meta`) are accepted and
-//! ignored, anything else unknown is refused.
+//! spec. Keys not read here are ignored: dbt's JSON carries many (`label`, `config`,
+//! `metadata`, `unique_id`, …) that do not change what a metric computes; a key that
+//! would is read and, where not supported yet, refused by the import (see `convert.rs`).
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -35,12 +36,6 @@ pub struct SemanticModel {
     pub dimensions: Vec<Dimension>,
     #[serde(default)]
     pub measures: Vec<Measure>,
-    #[serde(default)]
-    pub label: Option<Value>,
-    #[serde(default)]
-    pub config: Option<Value>,
-    #[serde(default)]
-    pub metadata: Option<Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -71,12 +66,6 @@ pub struct Entity {
     pub role: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
-    pub label: Option<Value>,
-    #[serde(default)]
-    pub config: Option<Value>,
-    #[serde(default)]
-    pub metadata: Option<Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -92,12 +81,6 @@ pub struct Dimension {
     pub type_params: Option<DimensionTypeParams>,
     #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
-    pub label: Option<Value>,
-    #[serde(default)]
-    pub config: Option<Value>,
-    #[serde(default)]
-    pub metadata: Option<Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -124,12 +107,6 @@ pub struct Measure {
     pub create_metric: Option<bool>,
     #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
-    pub label: Option<Value>,
-    #[serde(default)]
-    pub config: Option<Value>,
-    #[serde(default)]
-    pub metadata: Option<Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -185,12 +162,6 @@ pub struct Metric {
     pub time_granularity: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
-    pub label: Option<Value>,
-    #[serde(default)]
-    pub config: Option<Value>,
-    #[serde(default)]
-    pub metadata: Option<Value>,
 }
 
 /// A filter: MetricFlow YAML writes a string (or a list of strings); dbt's JSON writes

@@ -143,8 +143,6 @@ impl MfProject {
                 .and_then(|x| x.time_granularity.as_deref())
                 .and_then(|g| g.parse::<Grain>().ok());
             let from_dimension = self.root_model(m).and_then(|model| {
-                let kpi = self.engine.project().kpi(m)?;
-                let _ = kpi;
                 let product = self.engine.project().product(&model)?;
                 let dim = product.time_dimension.as_ref()?;
                 product.dimensions.get(dim)?.granularity
@@ -355,23 +353,8 @@ fn set_aside(imported: &mut Imported, diags: Vec<Diagnostic>) -> Result<()> {
             .retain(|k| k.id != metric && !k.id.starts_with(&format!("{metric}__input_")));
     }
     // Metrics using a set-aside one go too.
-    loop {
-        let blocked: Vec<String> = imported
-            .kpis
-            .iter()
-            .filter(|k| k.inputs.iter().any(|i| imported.unsupported.contains_key(&i.kpi)))
-            .map(|k| k.id.clone())
-            .collect();
-        if blocked.is_empty() {
-            return Ok(());
-        }
-        for id in blocked {
-            imported
-                .unsupported
-                .insert(id.clone(), "it uses a metric that is not supported".into());
-            imported.kpis.retain(|k| k.id != id);
-        }
-    }
+    super::convert::drop_dependents(imported);
+    Ok(())
 }
 
 /// Open the manifest and answer one query.
