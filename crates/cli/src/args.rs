@@ -144,7 +144,7 @@ pub struct QueryArgs {
     /// KPI ids, in output order; `@TAG` selects every KPI with that tag.
     #[arg(required = true, value_name = "KPI")]
     pub kpis: Vec<String>,
-    /// Time grain of the `period` column: hour, day, week, month, quarter, year.
+    /// Time grain of the `period` column: millisecond, second, minute, hour, day, week, month, quarter, year.
     #[arg(long, short = 'g')]
     pub grain: Option<String>,
     /// Dimension to drill down by (repeatable): `channel` or `customers.segment`.

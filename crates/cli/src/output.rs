@@ -113,7 +113,9 @@ fn period_label(micros: i64, grain: Option<Grain>) -> String {
         Some(Grain::Month) => t.format("%Y-%m").to_string(),
         Some(Grain::Week) => t.format("%Y-%m-%d (W%V)").to_string(),
         Some(Grain::Day) => t.format("%Y-%m-%d").to_string(),
-        Some(Grain::Hour) | None => t.format("%Y-%m-%d %H:%M").to_string(),
+        Some(Grain::Hour | Grain::Minute) | None => t.format("%Y-%m-%d %H:%M").to_string(),
+        Some(Grain::Second) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
+        Some(Grain::Millisecond) => t.format("%Y-%m-%d %H:%M:%S%.3f").to_string(),
     }
 }
 

@@ -59,8 +59,8 @@ fn is_identifier(s: &str) -> bool {
 
 fn granularity(g: Option<&str>) -> Option<String> {
     g.map(|g| match g.to_ascii_lowercase().as_str() {
-        // Canary's finest grain is the hour.
-        "nanosecond" | "microsecond" | "millisecond" | "second" | "minute" => "hour".to_owned(),
+        // Canary's finest grain is the millisecond (times are kept in microseconds).
+        "nanosecond" | "microsecond" => "millisecond".to_owned(),
         other => other.to_owned(),
     })
 }

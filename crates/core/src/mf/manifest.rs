@@ -288,3 +288,79 @@ impl Window {
         }
     }
 }
+
+/// A time spine table: one row per period of `grain`, in column `column`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeSpine {
+    /// The table (`DATA/<alias>.parquet`).
+    pub alias: String,
+    pub column: String,
+    /// MetricFlow's granularity name (`day`, `hour`, `nanosecond`, …).
+    pub grain: String,
+    /// Custom granularities: name → column.
+    pub custom: Vec<(String, String)>,
+}
+
+impl Manifest {
+    /// The time spines of `project_configuration`: `time_spines`, and the legacy
+    /// `time_spine_table_configurations` (whose `location` is `schema.table`).
+    pub fn time_spines(&self) -> Vec<TimeSpine> {
+        let Some(config) = &self.project_configuration else {
+            return Vec::new();
+        };
+        let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+        let mut out: Vec<TimeSpine> = Vec::new();
+        for s in config
+            .get("time_spines")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let (Some(alias), Some(primary)) = (
+                s.get("node_relation").and_then(|n| text(n, "alias")),
+                s.get("primary_column"),
+            ) else {
+                continue;
+            };
+            let custom = s
+                .get("custom_granularities")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|c| {
+                    let name = text(c, "name")?;
+                    let column = text(c, "column_name").unwrap_or_else(|| name.clone());
+                    Some((name, column))
+                })
+                .collect();
+            out.push(TimeSpine {
+                alias,
+                column: text(primary, "name").unwrap_or_else(|| "ds".into()),
+                grain: text(primary, "time_granularity")
+                    .unwrap_or_else(|| "day".into())
+                    .to_ascii_lowercase(),
+                custom,
+            });
+        }
+        let legacy = config
+            .get("time_spine_table_configurations")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
+        for s in legacy {
+            let (Some(location), Some(column)) = (text(s, "location"), text(s, "column_name")) else {
+                continue;
+            };
+            let alias = location.rsplit('.').next().unwrap_or(&location).to_owned();
+            if !out.iter().any(|t| t.alias == alias) {
+                out.push(TimeSpine {
+                    alias,
+                    column,
+                    grain: text(s, "grain").unwrap_or_else(|| "day".into()).to_ascii_lowercase(),
+                    custom: Vec::new(),
+                });
+            }
+        }
+        out
+    }
+}

@@ -28,7 +28,7 @@ impl MfName {
                 date_part = Some(p.to_owned());
                 parts.pop();
             } else if let Ok(g) = last.parse::<Grain>()
-                && matches!(last, "hour" | "day" | "week" | "month" | "quarter" | "year")
+                && Grain::ALL.iter().any(|g| g.as_str() == last)
             {
                 grain = Some(g);
                 parts.pop();

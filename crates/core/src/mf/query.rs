@@ -64,6 +64,8 @@ pub struct MfProject {
     pub manifest: Manifest,
     pub imported: Imported,
     pub engine: Engine,
+    /// Where the tables are (`DATA/<alias>.parquet`).
+    pub data: std::path::PathBuf,
 }
 
 impl MfProject {
@@ -117,6 +119,7 @@ impl MfProject {
             manifest: parsed,
             imported,
             engine,
+            data: data.to_path_buf(),
         })
     }
 
@@ -133,7 +136,7 @@ impl MfProject {
     /// The coarsest default grain of the metrics: the metric's `time_granularity`, else
     /// its time dimension's grain (finer than a day counts as a day).
     fn default_grain(&self, metrics: &[String]) -> Grain {
-        let mut grain = Grain::Day;
+        let mut grain: Option<Grain> = None;
         for m in metrics {
             let declared = self
                 .manifest
@@ -147,10 +150,11 @@ impl MfProject {
                 let dim = product.time_dimension.as_ref()?;
                 product.dimensions.get(dim)?.granularity
             });
-            let g = declared.or(from_dimension).unwrap_or(Grain::Day);
-            grain = grain.max(g);
+            // A declared default may be sub-daily; a dimension finer than a day gives a day.
+            let g = declared.unwrap_or_else(|| from_dimension.unwrap_or(Grain::Day).max(Grain::Day));
+            grain = Some(grain.map_or(g, |x| x.max(g)));
         }
-        grain
+        grain.unwrap_or(Grain::Day)
     }
 
     /// Answer `q` with MetricFlow's column names.
@@ -158,15 +162,154 @@ impl MfProject {
         if q.saved_query.is_some() {
             return Err(CanaryError::query("saved queries are not supported yet"));
         }
-        if q.min_max_only {
-            return Err(CanaryError::query("`--min-max-only` is not supported yet"));
-        }
         if !q.apply_group_by {
             return Err(CanaryError::query("`--no-dedupe` is not supported yet"));
         }
-        if q.metrics.is_empty() {
-            return Err(CanaryError::query("queries without metrics are not supported yet"));
+        let (plan, outputs) = if q.metrics.is_empty() {
+            self.dimension_plan(q).await?
+        } else {
+            self.metric_plan(q).await?
+        };
+        let mut b = LogicalPlanBuilder::from(plan);
+        if !q.order_by.is_empty() {
+            // Order-by names are the group-bys as asked (`metric_time`) or as output.
+            let output_of = |name: &str| -> String {
+                q.group_by
+                    .iter()
+                    .position(|g| g == name)
+                    .and_then(|i| outputs.get(i).cloned())
+                    .unwrap_or_else(|| name.to_owned())
+            };
+            let order = q
+                .order_by
+                .iter()
+                .map(|o| match o.strip_prefix('-') {
+                    Some(name) => ident(output_of(name)).sort(false, false),
+                    None => ident(output_of(o)).sort(true, false),
+                })
+                .collect::<Vec<_>>();
+            b = b.sort(order).map_err(CanaryError::plan)?;
         }
+        if let Some(n) = q.limit {
+            b = b.limit(0, Some(n)).map_err(CanaryError::plan)?;
+        }
+        let mut names: Vec<String> = outputs.iter().chain(q.metrics.iter()).cloned().collect();
+        if q.min_max_only {
+            // The range of each column: `<name>__min`, `<name>__max`.
+            let mut aggs = Vec::new();
+            for n in &names {
+                aggs.push(datafusion::functions_aggregate::expr_fn::min(ident(n)).alias(format!("{n}__min")));
+                aggs.push(datafusion::functions_aggregate::expr_fn::max(ident(n)).alias(format!("{n}__max")));
+            }
+            b = b.aggregate(Vec::<Expr>::new(), aggs).map_err(CanaryError::plan)?;
+            names = names
+                .iter()
+                .flat_map(|n| [format!("{n}__min"), format!("{n}__max")])
+                .collect();
+        }
+        let plan = b.build().map_err(CanaryError::plan)?;
+        let schema = Arc::new(plan.schema().as_arrow().clone());
+        let batches = self.engine.run(plan).await?;
+        let columns = names
+            .into_iter()
+            .map(|name| {
+                let role = if q.metrics.contains(&name) {
+                    crate::plan::OutputRole::Kpi
+                } else if name.starts_with("metric_time__") && !q.min_max_only {
+                    crate::plan::OutputRole::Period
+                } else {
+                    crate::plan::OutputRole::Dimension
+                };
+                crate::plan::OutputColumn { name, role }
+            })
+            .collect();
+        Ok(QueryResult {
+            schema,
+            batches,
+            columns,
+        })
+    }
+
+    /// The Canary reference and MetricFlow output name of a group-by seen from `root`.
+    fn group_by_reference(&self, root: &str, g: &str, name: &MfName, full_path: bool) -> Result<(String, String)> {
+        let resolved = resolve(&self.manifest, root, name)?;
+        // In a metric query, a dimension reached through more entities than named is output
+        // with the whole path (`user__x` from bookings is `listing__user__x`).
+        let path = if full_path {
+            self.entity_path(root, &resolved.reference)
+        } else {
+            Vec::new()
+        };
+        let mut output = g.to_owned();
+        if path.len() > name.entity_path.len() {
+            let mut parts = path;
+            parts.push(name.element.clone());
+            output = parts.join("__");
+            if let Some(gr) = name.grain {
+                output = format!("{output}__{gr}");
+            }
+            if let Some(part) = &name.date_part {
+                output = format!("{output}__extract_{part}");
+            }
+        }
+        Ok(match (&name.date_part, name.grain, resolved.is_time) {
+            (Some(part), _, _) => (format!("{}:extract_{part}", resolved.reference), output),
+            (None, Some(gr), _) => (format!("{}:{gr}", resolved.reference), output),
+            (None, None, true) => {
+                let declared = self
+                    .dimension_grain(&resolved.reference)
+                    .unwrap_or(Grain::Day)
+                    .max(Grain::Day);
+                (
+                    format!("{}:{declared}", resolved.reference),
+                    format!("{output}__{declared}"),
+                )
+            }
+            (None, None, false) => (resolved.reference.clone(), output),
+        })
+    }
+
+    /// The entities joined from `root` to the product of `reference` (`product.name`).
+    fn entity_path(&self, root: &str, reference: &str) -> Vec<String> {
+        let Some((product, _)) = reference.split_once('.') else {
+            return Vec::new();
+        };
+        if product == root {
+            return Vec::new();
+        }
+        let scope = crate::model::Scope::build(self.engine.project(), root);
+        let Some(mut i) = scope.members.iter().position(|m| m.product == product) else {
+            return Vec::new();
+        };
+        let mut path = Vec::new();
+        while let Some(step) = &scope.members[i].join {
+            path.push(step.entity.clone());
+            i = step.parent;
+        }
+        path.reverse();
+        path
+    }
+
+    fn render_filters(&self, root: &str, filters: &[String]) -> Result<Option<String>> {
+        let rendered = filters
+            .iter()
+            .map(|f| filter::render(&self.manifest, root, f))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(match rendered.len() {
+            0 => None,
+            1 => rendered.into_iter().next(),
+            _ => Some(
+                rendered
+                    .into_iter()
+                    .map(|f| format!("({f})"))
+                    .collect::<Vec<_>>()
+                    .join(" AND "),
+            ),
+        })
+    }
+
+    /// A query with metrics: Canary's planner, renamed to MetricFlow's names.
+    async fn metric_plan(&self, q: &MfQuery) -> Result<(datafusion::logical_expr::LogicalPlan, Vec<String>)> {
         for m in &q.metrics {
             if let Some(why) = self.imported.unsupported.get(m) {
                 return Err(CanaryError::query(format!("metric `{m}` is not supported: {why}")));
@@ -203,39 +346,11 @@ impl MfProject {
                 }
                 continue;
             }
-            let resolved = resolve(&self.manifest, &root, &name)?;
-            let (reference, output) = match (&name.date_part, name.grain, resolved.is_time) {
-                (Some(part), _, _) => (format!("{}:extract_{part}", resolved.reference), g.clone()),
-                (None, Some(gr), _) => (format!("{}:{gr}", resolved.reference), g.clone()),
-                (None, None, true) => {
-                    let declared = self
-                        .dimension_grain(&resolved.reference)
-                        .unwrap_or(Grain::Day)
-                        .max(Grain::Day);
-                    (format!("{}:{declared}", resolved.reference), format!("{g}__{declared}"))
-                }
-                (None, None, false) => (resolved.reference.clone(), g.clone()),
-            };
+            let (reference, output) = self.group_by_reference(&root, g, &name, true)?;
             push_unique(&mut by, &reference);
             outputs.push((output, reference));
         }
-
-        let filters = q
-            .where_filters
-            .iter()
-            .map(|f| filter::render(&self.manifest, &root, f))
-            .collect::<Result<Vec<_>>>()?;
-        let filter = match filters.len() {
-            0 => None,
-            1 => filters.into_iter().next(),
-            _ => Some(
-                filters
-                    .into_iter()
-                    .map(|f| format!("({f})"))
-                    .collect::<Vec<_>>()
-                    .join(" AND "),
-            ),
-        };
+        let filter = self.render_filters(&root, &q.where_filters)?;
         let from = q
             .start_time
             .as_deref()
@@ -266,60 +381,221 @@ impl MfProject {
         let planned = self.engine.plan(&query).await?;
         let mut projection: Vec<Expr> = outputs.iter().map(|(mf, canary)| ident(canary).alias(mf)).collect();
         projection.extend(q.metrics.iter().map(|m| ident(m).alias(m)));
-        let mut b = LogicalPlanBuilder::from(planned.plan)
+        let plan = LogicalPlanBuilder::from(planned.plan)
             .project(projection)
+            .and_then(LogicalPlanBuilder::build)
             .map_err(CanaryError::plan)?;
-        if !q.order_by.is_empty() {
-            // Order-by names are the group-bys as asked (`metric_time`) or as output.
-            let output_of = |name: &str| -> String {
-                q.group_by
-                    .iter()
-                    .position(|g| g == name)
-                    .map(|i| outputs[i].0.clone())
-                    .unwrap_or_else(|| name.to_owned())
-            };
-            let order = q
-                .order_by
+        Ok((plan, outputs.into_iter().map(|(mf, _)| mf).collect()))
+    }
+
+    /// A query without metrics: the distinct values of the group-bys, over the semantic
+    /// model that reaches them all (MetricFlow's dimension-only queries); `metric_time`
+    /// comes from the time spine.
+    async fn dimension_plan(&self, q: &MfQuery) -> Result<(datafusion::logical_expr::LogicalPlan, Vec<String>)> {
+        use crate::plan::time::{truncate, ts};
+        if q.group_by.is_empty() {
+            return Err(CanaryError::query("name at least one metric or group-by"));
+        }
+        let mut times: Vec<(String, MfName)> = Vec::new();
+        let mut others: Vec<(String, MfName)> = Vec::new();
+        for g in &q.group_by {
+            let name = MfName::parse(g);
+            if name.is_metric_time() {
+                times.push((g.clone(), name));
+            } else {
+                others.push((g.clone(), name));
+            }
+        }
+        let mut outputs: BTreeMap<String, String> = BTreeMap::new(); // group-by as asked → output
+        let dims = if others.is_empty() {
+            None
+        } else {
+            let (plan, names) = self.dimension_values(&others, &q.where_filters)?;
+            for ((g, _), n) in others.iter().zip(names) {
+                outputs.insert(g.clone(), n);
+            }
+            Some(plan)
+        };
+        let spine = if times.is_empty() {
+            None
+        } else {
+            if others.is_empty() && !q.where_filters.is_empty() {
+                return Err(CanaryError::query(
+                    "filters on a query of `metric_time` alone are not supported yet",
+                ));
+            }
+            let finest = times.iter().filter_map(|(_, n)| n.grain).min().unwrap_or(Grain::Day);
+            let (spine, column) = self.spine(finest).await?;
+            let mut group = Vec::new();
+            for (g, n) in &times {
+                let (e, out) = match (&n.date_part, n.grain) {
+                    (Some(part), _) => {
+                        let p = if part == "dow" { "isodow" } else { part.as_str() };
+                        (
+                            datafusion::logical_expr::cast(
+                                datafusion::functions::datetime::expr_fn::date_part(
+                                    datafusion::logical_expr::lit(p),
+                                    ts(column.clone()),
+                                ),
+                                datafusion::arrow::datatypes::DataType::Int64,
+                            ),
+                            format!("metric_time__extract_{part}"),
+                        )
+                    }
+                    (None, gr) => {
+                        let gr = gr.unwrap_or(Grain::Day);
+                        (truncate(gr, ts(column.clone())), format!("metric_time__{gr}"))
+                    }
+                };
+                if !group.iter().any(|x: &Expr| x.schema_name().to_string() == out) {
+                    group.push(e.alias(&out));
+                }
+                outputs.insert(g.clone(), out);
+            }
+            Some(
+                LogicalPlanBuilder::from(spine)
+                    .aggregate(group, Vec::<Expr>::new())
+                    .and_then(LogicalPlanBuilder::build)
+                    .map_err(CanaryError::plan)?,
+            )
+        };
+        let b = match (spine, dims) {
+            (Some(s), Some(d)) => LogicalPlanBuilder::from(s).cross_join(d),
+            (Some(p), None) | (None, Some(p)) => Ok(LogicalPlanBuilder::from(p)),
+            (None, None) => return Err(CanaryError::internal("a query with no group-bys")),
+        }
+        .map_err(CanaryError::plan)?;
+        let names: Vec<String> = q.group_by.iter().map(|g| outputs[g].clone()).collect();
+        let mut unique: Vec<String> = Vec::new();
+        for n in &names {
+            push_unique(&mut unique, n);
+        }
+        let plan = b
+            .project(unique.iter().map(ident).collect::<Vec<_>>())
+            .and_then(|b| b.sort(unique.iter().map(|n| ident(n).sort(true, false)).collect::<Vec<_>>()))
+            .and_then(LogicalPlanBuilder::build)
+            .map_err(CanaryError::plan)?;
+        Ok((plan, unique))
+    }
+
+    /// Distinct values of dimensions over the semantic model that reaches them all (group-bys
+    /// and filters) with the fewest joins; on a tie, a model holding the first group-by, then
+    /// a model without measures (a dimension table holds every value, a fact table only those
+    /// with facts).
+    fn dimension_values(
+        &self,
+        names: &[(String, MfName)],
+        filters: &[String],
+    ) -> Result<(datafusion::logical_expr::LogicalPlan, Vec<String>)> {
+        let first = &names[0].1;
+        let mut roots: Vec<&str> = self.manifest.semantic_models.iter().map(|m| m.name.as_str()).collect();
+        let owns_first = |root: &str| {
+            resolve(&self.manifest, root, first)
+                .ok()
+                .is_some_and(|r| r.reference.split_once('.').is_some_and(|(p, _)| p == root))
+        };
+        let has_measures = |root: &str| {
+            self.manifest
+                .semantic_models
                 .iter()
-                .map(|o| match o.strip_prefix('-') {
-                    Some(name) => ident(output_of(name)).sort(false, false),
-                    None => ident(output_of(o)).sort(true, false),
-                })
-                .collect::<Vec<_>>();
-            b = b.sort(order).map_err(CanaryError::plan)?;
+                .any(|m| m.name == root && !m.measures.is_empty())
+        };
+        roots.sort_by_key(|r| (!owns_first(r), has_measures(r)));
+        let mut first_error = None;
+        let mut best: Option<(usize, (datafusion::logical_expr::LogicalPlan, Vec<String>))> = None;
+        for root in roots {
+            let attempt = (|| {
+                let mut by = Vec::new();
+                let mut outputs = Vec::new();
+                for (g, name) in names {
+                    let (reference, output) = self.group_by_reference(root, g, name, false)?;
+                    push_unique(&mut by, &reference);
+                    outputs.push((output, reference));
+                }
+                let query = Query {
+                    by,
+                    filter: self.render_filters(root, filters)?,
+                    ..Query::default()
+                };
+                let planned =
+                    crate::plan::Planner::plan_dimensions(self.engine.project(), self.engine.catalog(), &query, root)?;
+                let projection: Vec<Expr> = outputs.iter().map(|(mf, canary)| ident(canary).alias(mf)).collect();
+                let plan = LogicalPlanBuilder::from(planned.plan)
+                    .project(projection)
+                    .and_then(LogicalPlanBuilder::build)
+                    .map_err(CanaryError::plan)?;
+                Ok::<_, CanaryError>((plan, outputs.into_iter().map(|(mf, _)| mf).collect()))
+            })();
+            match attempt {
+                Ok(found) => {
+                    // The fewest joins wins; ties go to the earlier model in that order.
+                    let joins = count_joins(&found.0);
+                    if best.as_ref().is_none_or(|(j, _)| joins < *j) {
+                        best = Some((joins, found));
+                    }
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
         }
-        if let Some(n) = q.limit {
-            b = b.limit(0, Some(n)).map_err(CanaryError::plan)?;
+        if let Some((_, found)) = best {
+            return Ok(found);
         }
-        let plan = b.build().map_err(CanaryError::plan)?;
-        let schema = Arc::new(plan.schema().as_arrow().clone());
-        let batches = self.engine.run(plan).await?;
-        let columns = outputs
+        Err(first_error.unwrap_or_else(|| CanaryError::query("no semantic model has these dimensions")))
+    }
+
+    /// The time spine table to read at `grain`: the coarsest spine at least as fine. Returns
+    /// the scan and the spine's time column.
+    async fn spine(&self, grain: Grain) -> Result<(datafusion::logical_expr::LogicalPlan, Expr)> {
+        let spines = self.manifest.time_spines();
+        let usable = spines
             .iter()
-            .map(|(mf, canary)| crate::plan::OutputColumn {
-                name: mf.clone(),
-                role: if canary == PERIOD_COLUMN {
-                    crate::plan::OutputRole::Period
-                } else {
-                    crate::plan::OutputRole::Dimension
-                },
+            .filter_map(|s| {
+                let g: Grain = match s.grain.as_str() {
+                    "nanosecond" | "microsecond" => return None,
+                    other => other.parse().ok()?,
+                };
+                let path = self.data.join(format!("{}.parquet", s.alias));
+                (g <= grain && path.exists()).then_some((g, s, path))
             })
-            .chain(q.metrics.iter().map(|m| crate::plan::OutputColumn {
-                name: m.clone(),
-                role: crate::plan::OutputRole::Kpi,
-            }))
-            .collect();
-        Ok(QueryResult {
-            schema,
-            batches,
-            columns,
-        })
+            .max_by_key(|(g, ..)| *g);
+        let Some((_, spine, path)) = usable else {
+            return Err(CanaryError::query(format!(
+                "no time spine at `{grain}` or finer: declare one in `project_configuration.time_spines` and put its table in the data folder"
+            )));
+        };
+        let df = self
+            .engine
+            .session()
+            .read_parquet(
+                path.to_string_lossy().as_ref(),
+                datafusion::prelude::ParquetReadOptions::default(),
+            )
+            .await
+            .map_err(CanaryError::plan)?;
+        Ok((
+            df.logical_plan().clone(),
+            datafusion::logical_expr::col(format!("\"{}\"", spine.column)),
+        ))
     }
 
     fn dimension_grain(&self, reference: &str) -> Option<Grain> {
         let (product, dim) = reference.split_once('.')?;
         self.engine.project().product(product)?.dimensions.get(dim)?.granularity
     }
+}
+
+fn count_joins(plan: &datafusion::logical_expr::LogicalPlan) -> usize {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    let mut n = 0;
+    let _ = plan.apply(|p| {
+        if matches!(p, datafusion::logical_expr::LogicalPlan::Join(_)) {
+            n += 1;
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    n
 }
 
 fn push_unique(v: &mut Vec<String>, s: &str) {

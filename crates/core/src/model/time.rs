@@ -10,6 +10,9 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Grain {
+    Millisecond,
+    Second,
+    Minute,
     Hour,
     Day,
     Week,
@@ -19,7 +22,10 @@ pub enum Grain {
 }
 
 impl Grain {
-    pub const ALL: [Grain; 6] = [
+    pub const ALL: [Grain; 9] = [
+        Grain::Millisecond,
+        Grain::Second,
+        Grain::Minute,
         Grain::Hour,
         Grain::Day,
         Grain::Week,
@@ -30,6 +36,9 @@ impl Grain {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Grain::Millisecond => "millisecond",
+            Grain::Second => "second",
+            Grain::Minute => "minute",
             Grain::Hour => "hour",
             Grain::Day => "day",
             Grain::Week => "week",
@@ -43,7 +52,14 @@ impl Grain {
     pub fn truncate(self, t: DateTime<Utc>) -> DateTime<Utc> {
         let d = t.date_naive();
         let day = |d: NaiveDate| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default());
+        let within_day = |unit_ms: i64| {
+            let ms = t.timestamp_millis().div_euclid(unit_ms) * unit_ms;
+            DateTime::from_timestamp_millis(ms).unwrap_or(t)
+        };
         match self {
+            Grain::Millisecond => within_day(1),
+            Grain::Second => within_day(1_000),
+            Grain::Minute => within_day(60_000),
             Grain::Hour => Utc.from_utc_datetime(&d.and_hms_opt(t.hour(), 0, 0).unwrap_or_default()),
             Grain::Day => day(d),
             Grain::Week => day(d - Duration::days(i64::from(d.weekday().num_days_from_monday()))),
@@ -67,6 +83,9 @@ impl Grain {
             shifted.unwrap_or(t)
         };
         match self {
+            Grain::Millisecond => t + Duration::milliseconds(n),
+            Grain::Second => t + Duration::seconds(n),
+            Grain::Minute => t + Duration::minutes(n),
             Grain::Hour => t + Duration::hours(n),
             Grain::Day => t + Duration::days(n),
             Grain::Week => t + Duration::weeks(n),
@@ -95,10 +114,11 @@ impl FromStr for Grain {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim().to_ascii_lowercase();
         let s = s.strip_suffix('s').unwrap_or(&s);
-        Grain::ALL
-            .into_iter()
-            .find(|g| g.as_str() == s)
-            .ok_or_else(|| format!("unknown granularity `{s}`; valid: hour, day, week, month, quarter, year"))
+        Grain::ALL.into_iter().find(|g| g.as_str() == s).ok_or_else(|| {
+            format!(
+                "unknown granularity `{s}`; valid: millisecond, second, minute, hour, day, week, month, quarter, year"
+            )
+        })
     }
 }
 

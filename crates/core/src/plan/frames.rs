@@ -451,8 +451,8 @@ impl Planner<'_> {
         }
         // Rows are read without the query grain: they are bucketed finer, then windowed.
         let bucket_grain = match window {
-            CumulativeWindow::Trailing(d) if d.unit == Grain::Hour => Grain::Hour,
-            _ if grain == Grain::Hour => Grain::Hour,
+            CumulativeWindow::Trailing(d) if d.unit < Grain::Day => d.unit.min(grain),
+            _ if grain < Grain::Day => grain,
             _ => Grain::Day,
         };
         let time = self.time_expr(product, &first)?;

@@ -6,7 +6,7 @@ mod frames;
 mod planner;
 mod scope;
 mod sql;
-mod time;
+pub(crate) mod time;
 mod udaf;
 
 use chrono::{DateTime, Utc};

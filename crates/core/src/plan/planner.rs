@@ -169,6 +169,62 @@ impl<'a> Planner<'a> {
         Ok(planner)
     }
 
+    /// Plan the distinct values of the query's `by` dimensions over the rows of one product
+    /// (joined as the names need), filtered by the query's `filter`; no KPIs.
+    pub fn plan_dimensions(
+        project: &'a Project,
+        catalog: &'a Catalog,
+        query: &'a Query,
+        product: &str,
+    ) -> Result<PlannedQuery> {
+        if project.product(product).is_none() {
+            return Err(CanaryError::query(format!("unknown product `{product}`")));
+        }
+        if query.by.is_empty() {
+            return Err(CanaryError::query("name at least one dimension"));
+        }
+        let mut planner = Planner {
+            project,
+            catalog,
+            query,
+            from: None,
+            to: None,
+            spine_range: None,
+            leaves: Vec::new(),
+            leaf_index: HashMap::new(),
+            kpi_exprs: Vec::new(),
+            scopes: HashMap::new(),
+        };
+        let dims = planner.dimensions(product, "")?;
+        let filter = match &query.filter {
+            Some(sql) => Some(planner.parse_in(product, sql, "--where")?),
+            None => None,
+        };
+        let mut needed = BTreeSet::new();
+        for e in dims.iter().map(|(_, e)| e).chain(filter.iter()) {
+            needed.extend(ScopeSchema::qualifiers(e));
+        }
+        let mut b = planner.scan(product, &needed)?;
+        if let Some(w) = filter {
+            b = b.filter(w).map_err(CanaryError::plan)?;
+        }
+        let group: Vec<Expr> = dims.iter().map(|(n, e)| e.clone().alias(n)).collect();
+        let keys: Vec<Expr> = dims.iter().map(|(n, _)| ident(n)).collect();
+        let plan = b
+            .aggregate(group, Vec::<Expr>::new())
+            .and_then(|b| b.sort(keys.into_iter().map(|k| k.sort(true, false)).collect::<Vec<_>>()))
+            .and_then(LogicalPlanBuilder::build)
+            .map_err(CanaryError::plan)?;
+        let columns = dims
+            .into_iter()
+            .map(|(name, _)| OutputColumn {
+                name,
+                role: OutputRole::Dimension,
+            })
+            .collect();
+        Ok(PlannedQuery { plan, columns })
+    }
+
     /// Whether a time spine over a concrete range is needed and the query does not give one.
     pub fn needs_bounds(&self) -> bool {
         self.query.grain.is_some()

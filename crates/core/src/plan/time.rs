@@ -37,6 +37,9 @@ pub fn truncate(grain: Grain, e: Expr) -> Expr {
 pub fn interval(grain: Grain, n: i64) -> Expr {
     let n32 = n as i32;
     let v = match grain {
+        Grain::Millisecond => ScalarValue::new_interval_mdn(0, 0, n * 1_000_000),
+        Grain::Second => ScalarValue::new_interval_mdn(0, 0, n * 1_000_000_000),
+        Grain::Minute => ScalarValue::new_interval_mdn(0, 0, n * 60_000_000_000),
         Grain::Hour => ScalarValue::new_interval_mdn(0, 0, n * 3_600_000_000_000),
         Grain::Day => ScalarValue::new_interval_mdn(0, n32, 0),
         Grain::Week => ScalarValue::new_interval_mdn(0, 7 * n32, 0),
@@ -59,7 +62,7 @@ pub fn offset_duration(offset: Offset, grain: Option<Grain>) -> Option<CalendarD
 pub fn offset_fits_grain(d: CalendarDuration, grain: Grain) -> bool {
     use Grain::*;
     match grain {
-        Hour => true,
+        Millisecond | Second | Minute | Hour => true,
         Day => d.unit != Hour || d.count % 24 == 0,
         Week => d.unit == Week || (d.unit == Day && d.count % 7 == 0),
         Month => matches!(d.unit, Month | Quarter | Year),
