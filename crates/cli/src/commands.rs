@@ -267,6 +267,7 @@ fn build_query(engine: &Engine, args: &QueryArgs) -> Result<Query, CanaryError> 
         from: instant(&args.from)?,
         to: instant(&args.to)?,
         tenant: args.tenant.clone(),
+        calendar: None,
     })
 }
 

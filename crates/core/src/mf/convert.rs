@@ -13,8 +13,8 @@ use super::manifest::{Manifest, MeasureInput, Metric, MetricInput, SemanticModel
 use crate::error::{CanaryError, Result};
 use crate::model::type_name;
 use crate::spec::{
-    AggKind, ColumnSpec, DerivedInput, DimensionKind, DimensionSpec, EntityKind, EntitySpec, KpiSpec, KpiType,
-    MeasureSpec, NonAdditiveSpec, NonAdditiveWindow, ProductSpec,
+    AggKind, ColumnSpec, CumulativeSpec, DerivedInput, DimensionKind, DimensionSpec, EntityKind, EntitySpec, KpiSpec,
+    KpiType, MeasureSpec, NonAdditiveSpec, NonAdditiveWindow, PeriodAgg, ProductSpec,
 };
 
 /// The specs of an imported manifest, and the metrics it could not express (with why).
@@ -498,9 +498,66 @@ fn kpis(
             k.inputs = inputs;
             k
         }
-        // MetricFlow aggregates cumulative values per day and then picks one per period
-        // (`period_agg`), over a spine that runs past the data; not mapped yet.
-        "cumulative" => return Err("cumulative metrics are not supported yet".into()),
+        // MetricFlow aggregates cumulative values per day, then picks one per period
+        // (`period_agg`, first by default): Canary's daily cumulative KPIs.
+        "cumulative" => {
+            let (measure, filter) = simple_parts(manifest, measure_models, metric, &[])?;
+            let p = &metric.type_params;
+            let params = p.cumulative_type_params.as_ref();
+            let text = |key: &str| params.and_then(|c| c.get(key)).filter(|v| !v.is_null());
+            let window = match (&p.window, text("window")) {
+                (Some(w), _) => Some(w.as_text()),
+                (None, Some(v)) => Some(
+                    serde_json::from_value::<super::manifest::Window>(v.clone())
+                        .map_err(|e| format!("cannot read the window `{v}`: {e}"))?
+                        .as_text(),
+                ),
+                (None, None) => None,
+            };
+            let grain_to_date = p
+                .grain_to_date
+                .clone()
+                .or_else(|| text("grain_to_date").and_then(|v| v.as_str().map(str::to_owned)));
+            let period_agg = match text("period_agg").and_then(|v| v.as_str()).map(str::to_ascii_lowercase) {
+                None => PeriodAgg::First,
+                Some(a) => match a.as_str() {
+                    "first" => PeriodAgg::First,
+                    "last" => PeriodAgg::Last,
+                    "average" => PeriodAgg::Average,
+                    other => return Err(format!("`period_agg: {other}` is not supported")),
+                },
+            };
+            let cumulative = CumulativeSpec {
+                window,
+                grain_to_date,
+                period_agg: Some(period_agg),
+            };
+            match fill_nulls_with(metric)? {
+                Some(fill) => {
+                    let id = format!("{}__input_0", metric.name);
+                    let mut inner = kpi(&id, KpiType::Cumulative);
+                    inner.measure = Some(measure);
+                    inner.filter = filter;
+                    inner.cumulative = Some(cumulative);
+                    out.push(inner);
+                    let mut k = kpi(&metric.name, KpiType::Derived);
+                    k.expr = Some(format!("coalesce(value, {fill})"));
+                    k.inputs = vec![DerivedInput {
+                        kpi: id,
+                        alias: Some("value".into()),
+                        offset: None,
+                    }];
+                    k
+                }
+                None => {
+                    let mut k = kpi(&metric.name, KpiType::Cumulative);
+                    k.measure = Some(measure);
+                    k.filter = filter;
+                    k.cumulative = Some(cumulative);
+                    k
+                }
+            }
+        }
         "conversion" => return Err("conversion metrics are not supported yet".into()),
         other => return Err(format!("metric type `{other}` is not supported")),
     };

@@ -322,35 +322,67 @@ impl MfProject {
             .root_model(&q.metrics[0])
             .ok_or_else(|| CanaryError::internal("a metric without a semantic model"))?;
 
+        // The time all metrics aggregate over, when they share it: grouping by it at a grain
+        // is grouping by `metric_time` (MetricFlow shifts, accumulates and fills it alike).
+        let shared_time = self.shared_time_dimension(&q.metrics);
+
         // Group-bys: Canary `by` references, and the output names MetricFlow gives them.
-        let mut grain: Option<Grain> = None;
-        let mut by: Vec<String> = Vec::new();
-        let mut outputs: Vec<(String, String)> = Vec::new(); // (MetricFlow name, Canary column)
+        // The finest time grain is the period; coarser ones are `by` names.
+        enum Item {
+            Time(Grain, String),
+            By(String, String),
+        }
+        let mut items = Vec::new();
         for g in &q.group_by {
             let name = MfName::parse(g);
             if name.is_metric_time() {
                 match (&name.date_part, name.grain) {
                     (Some(part), _) => {
-                        let r = format!("metric_time:extract_{part}");
-                        push_unique(&mut by, &r);
-                        outputs.push((format!("metric_time__extract_{part}"), r));
+                        items.push(Item::By(
+                            format!("metric_time__extract_{part}"),
+                            format!("metric_time:extract_{part}"),
+                        ));
                     }
-                    (None, g) => {
-                        let g = g.unwrap_or_else(|| self.default_grain(&q.metrics));
-                        if grain.is_some_and(|x| x != g) {
-                            return Err(CanaryError::query("`metric_time` at two grains is not supported yet"));
-                        }
-                        grain = Some(g);
-                        outputs.push((format!("metric_time__{g}"), PERIOD_COLUMN.to_owned()));
+                    (None, gr) => {
+                        let gr = gr.unwrap_or_else(|| self.default_grain(&q.metrics));
+                        items.push(Item::Time(gr, format!("metric_time__{gr}")));
                     }
                 }
                 continue;
             }
             let (reference, output) = self.group_by_reference(&root, g, &name, true)?;
-            push_unique(&mut by, &reference);
+            match (reference.split_once(':'), &shared_time) {
+                (Some((base, modifier)), Some(t)) if base == t && !modifier.starts_with("extract_") => {
+                    let gr: Grain = modifier.parse().map_err(CanaryError::query)?;
+                    items.push(Item::Time(gr, output));
+                }
+                _ => items.push(Item::By(output, reference)),
+            }
+        }
+        let grain = items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Time(g, _) => Some(*g),
+                Item::By(..) => None,
+            })
+            .min();
+        let mut by: Vec<String> = Vec::new();
+        let mut outputs: Vec<(String, String)> = Vec::new(); // (MetricFlow name, Canary column)
+        for item in items {
+            let (output, reference) = match item {
+                Item::Time(g, output) if Some(g) == grain => (output, PERIOD_COLUMN.to_owned()),
+                Item::Time(g, output) => (output, format!("metric_time:{g}")),
+                Item::By(output, reference) => (output, reference),
+            };
+            if reference != PERIOD_COLUMN {
+                push_unique(&mut by, &reference);
+            }
             outputs.push((output, reference));
         }
-        let filter = self.render_filters(&root, &q.where_filters)?;
+        // Filters written as SQL over output columns (no `{{ … }}`) apply to the output.
+        let (on_output, on_rows): (Vec<String>, Vec<String>) =
+            q.where_filters.iter().cloned().partition(|f| !f.contains("{{"));
+        let filter = self.render_filters(&root, &on_rows)?;
         let from = q
             .start_time
             .as_deref()
@@ -377,15 +409,93 @@ impl MfProject {
             from,
             to,
             tenant: None,
+            calendar: None,
+        };
+        // Cumulative metrics run over the whole time spine when the query has no range.
+        let query = if grain.is_some() && (from.is_none() || to.is_none()) && self.uses_cumulative(&q.metrics) {
+            Query {
+                calendar: self.spine_bounds().await?,
+                ..query
+            }
+        } else {
+            query
         };
         let planned = self.engine.plan(&query).await?;
         let mut projection: Vec<Expr> = outputs.iter().map(|(mf, canary)| ident(canary).alias(mf)).collect();
         projection.extend(q.metrics.iter().map(|m| ident(m).alias(m)));
-        let plan = LogicalPlanBuilder::from(planned.plan)
+        let mut b = LogicalPlanBuilder::from(planned.plan)
             .project(projection)
+            .map_err(CanaryError::plan)?;
+        for f in on_output {
+            let e = self
+                .engine
+                .session()
+                .parse_sql_expr(&f, b.schema())
+                .map_err(|e| CanaryError::query(format!("cannot apply the filter `{f}`: {e}")))?;
+            b = b.filter(e).map_err(CanaryError::plan)?;
+        }
+        let plan = b.build().map_err(CanaryError::plan)?;
+        Ok((plan, outputs.into_iter().map(|(mf, _)| mf).collect()))
+    }
+
+    /// The time dimension (`model.dimension`) all `metrics` aggregate over, if one.
+    fn shared_time_dimension(&self, metrics: &[String]) -> Option<String> {
+        let mut shared: Option<String> = None;
+        for m in metrics {
+            let model = self.root_model(m)?;
+            let product = self.engine.project().product(&model)?;
+            let t = format!("{model}.{}", product.time_dimension.as_ref()?);
+            match &shared {
+                Some(s) if *s != t => return None,
+                _ => shared = Some(t),
+            }
+        }
+        shared
+    }
+
+    /// Whether any of `metrics` is, or uses, a cumulative metric.
+    fn uses_cumulative(&self, metrics: &[String]) -> bool {
+        let project = self.engine.project();
+        let mut stack: Vec<String> = metrics.to_vec();
+        while let Some(id) = stack.pop() {
+            match project.kpi(&id).map(|k| &k.body) {
+                Some(crate::model::KpiBody::Cumulative { .. }) => return true,
+                Some(crate::model::KpiBody::Derived { inputs, .. }) => {
+                    stack.extend(inputs.iter().map(|i| i.kpi.clone()));
+                }
+                _ => {}
+            }
+        }
+        false
+    }
+
+    /// The first and last day of the day time spine.
+    async fn spine_bounds(&self) -> Result<Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>> {
+        use datafusion::arrow::array::{Array, AsArray};
+        use datafusion::arrow::datatypes::TimestampMicrosecondType;
+        let (spine, column) = self.spine(Grain::Day).await?;
+        let t = crate::plan::time::ts(column);
+        let plan = LogicalPlanBuilder::from(spine)
+            .aggregate(
+                Vec::<Expr>::new(),
+                vec![
+                    datafusion::functions_aggregate::expr_fn::min(t.clone()),
+                    datafusion::functions_aggregate::expr_fn::max(t),
+                ],
+            )
             .and_then(LogicalPlanBuilder::build)
             .map_err(CanaryError::plan)?;
-        Ok((plan, outputs.into_iter().map(|(mf, _)| mf).collect()))
+        let batches = self.engine.run(plan).await?;
+        let Some(batch) = batches.iter().find(|b| b.num_rows() > 0) else {
+            return Ok(None);
+        };
+        let at = |i: usize| {
+            let a = batch.column(i).as_primitive_opt::<TimestampMicrosecondType>()?;
+            (!a.is_null(0))
+                .then(|| chrono::DateTime::from_timestamp_micros(a.value(0)))
+                .flatten()
+        };
+        Ok(at(0).zip(at(1)))
     }
 
     /// A query without metrics: the distinct values of the group-bys, over the semantic

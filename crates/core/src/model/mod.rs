@@ -14,7 +14,9 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::spec::SourceFile;
-pub use crate::spec::{AggKind, ConversionCalculation, DimensionKind, Direction, EntityKind, NonAdditiveWindow};
+pub use crate::spec::{
+    AggKind, ConversionCalculation, DimensionKind, Direction, EntityKind, NonAdditiveWindow, PeriodAgg,
+};
 pub use graph::{JoinStep, MAX_HOPS, Member, Scope};
 pub use time::{CalendarDuration, Grain, Offset, parse_instant};
 pub use types::{parse_type, type_name, types_compatible};
@@ -161,6 +163,8 @@ pub enum KpiBody {
     Cumulative {
         measure: MeasureInput,
         window: CumulativeWindow,
+        /// `None`: the window ends with each period; else daily values, one per period.
+        period_agg: Option<PeriodAgg>,
     },
     Conversion {
         base: MeasureInput,

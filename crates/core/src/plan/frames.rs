@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 
 use datafusion::common::JoinType;
+use datafusion::common::tree_node::TreeNode;
 use datafusion::datasource::provider_as_source;
 use datafusion::functions_window::expr_fn::row_number;
 use datafusion::logical_expr::expr::WindowFunction;
@@ -15,7 +16,7 @@ use super::planner::{Frame, LeafKind, Planner, column};
 use super::scope::ScopeSchema;
 use super::time::{shift_expr, shifts_clamp, spine, spine_plan, truncate, ts, ts_lit, unshift, unshift_expr};
 use crate::error::{CanaryError, Result};
-use crate::model::{CalendarDuration, CumulativeWindow, Grain, Measure, NonAdditiveWindow};
+use crate::model::{CalendarDuration, CumulativeWindow, Grain, Measure, NonAdditiveWindow, PeriodAgg};
 
 /// How leaves are grouped into frames.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -33,11 +34,20 @@ enum FrameKey {
         time: Option<String>,
         shifts: Vec<CalendarDuration>,
         window: CumulativeWindow,
+        period_agg: Option<PeriodAgg>,
     },
     Conversion {
         kpi: String,
         shifts: Vec<CalendarDuration>,
     },
+}
+
+fn split_conjunction_owned(e: Expr) -> Vec<Expr> {
+    datafusion::logical_expr::utils::split_conjunction_owned(e)
+}
+
+fn conjunction(v: Vec<Expr>) -> Option<Expr> {
+    datafusion::logical_expr::utils::conjunction(v)
 }
 
 fn pe(e: datafusion::error::DataFusionError) -> CanaryError {
@@ -60,11 +70,18 @@ impl Planner<'_> {
                     time,
                     shifts,
                 },
-                LeafKind::Cumulative(window) => FrameKey::Cumulative {
+                // Daily values reported per period, queried without a grain: the total.
+                LeafKind::Cumulative(_, Some(_)) if self.query.grain.is_none() => FrameKey::Plain {
+                    product: input.product.clone(),
+                    time,
+                    shifts,
+                },
+                LeafKind::Cumulative(window, period_agg) => FrameKey::Cumulative {
                     product: input.product.clone(),
                     time,
                     shifts,
                     window: *window,
+                    period_agg: *period_agg,
                 },
                 LeafKind::ConversionBase(k) | LeafKind::ConversionHits(k) => {
                     FrameKey::Conversion { kpi: k.clone(), shifts }
@@ -81,8 +98,16 @@ impl Planner<'_> {
                     product,
                     shifts,
                     window,
+                    period_agg: None,
                     ..
                 } => frames.push(self.cumulative_frame(&product, &leaves, &shifts, window)?),
+                FrameKey::Cumulative {
+                    product,
+                    shifts,
+                    window,
+                    period_agg: Some(agg),
+                    ..
+                } => frames.push(self.daily_cumulative_frame(&product, &leaves, &shifts, window, agg)?),
                 FrameKey::Conversion { kpi, shifts } => frames.extend(self.conversion_frames(&kpi, &leaves, &shifts)?),
             }
         }
@@ -189,6 +214,25 @@ impl Planner<'_> {
             Option<chrono::DateTime<chrono::Utc>>,
         )>,
     ) -> Result<(LogicalPlanBuilder, Option<Expr>, Vec<(String, Expr)>)> {
+        let (b, period, dims, _) = self.rows_deferring(product, measure, shifts, extra, range, false)?;
+        Ok((b, period, dims))
+    }
+
+    /// Like [`Self::rows`]; with `defer_time`, the parts of `--where` on `metric_time` alone
+    /// are not applied to the rows but returned, over `period` (the output period).
+    #[allow(clippy::type_complexity)]
+    fn rows_deferring(
+        &mut self,
+        product: &str,
+        measure: &str,
+        shifts: &[CalendarDuration],
+        extra: &[Expr],
+        range: Option<(
+            Option<chrono::DateTime<chrono::Utc>>,
+            Option<chrono::DateTime<chrono::Utc>>,
+        )>,
+        defer_time: bool,
+    ) -> Result<(LogicalPlanBuilder, Option<Expr>, Vec<(String, Expr)>, Option<Expr>)> {
         let dims = self.dimensions(product, measure)?;
         let wants_time = |s: &str| s.contains(super::planner::METRIC_TIME);
         let need_time = self.query.grain.is_some()
@@ -201,10 +245,40 @@ impl Planner<'_> {
         } else {
             None
         };
-        let filter = match self.query.filter.clone() {
+        let mut filter = match self.query.filter.clone() {
             Some(sql) => Some(self.parse_with_time(product, &sql, "--where", time.as_ref())?),
             None => None,
         };
+        let mut deferred = None;
+        if let (true, Some(sql)) = (defer_time, self.query.filter.clone()) {
+            // Conjuncts on metric_time alone hold for the output period, not the rows.
+            let raw = self
+                .scope(product)?
+                .parse_with_extra(&sql, super::planner::METRIC_TIME, super::time::ts_type())
+                .map_err(|e| CanaryError::query(format!("--where: {e}")))?;
+            let on_rows = filter.take().map(split_conjunction_owned).unwrap_or_default();
+            let mut keep = Vec::new();
+            let mut later = Vec::new();
+            for (r, p) in on_rows.into_iter().zip(split_conjunction_owned(raw)) {
+                let columns = p.column_refs();
+                if !columns.is_empty() && columns.iter().all(|c| c.name == super::planner::METRIC_TIME) {
+                    let over_period = p
+                        .transform(|x| match &x {
+                            Expr::Column(c) if c.name == super::planner::METRIC_TIME => {
+                                Ok(datafusion::common::tree_node::Transformed::yes(ident(PERIOD_COLUMN)))
+                            }
+                            _ => Ok(datafusion::common::tree_node::Transformed::no(x)),
+                        })
+                        .map(|t| t.data)
+                        .map_err(pe)?;
+                    later.push(over_period);
+                } else {
+                    keep.push(r);
+                }
+            }
+            filter = conjunction(keep);
+            deferred = conjunction(later);
+        }
         let mut needed = BTreeSet::new();
         for e in dims
             .iter()
@@ -250,7 +324,7 @@ impl Planner<'_> {
             (Some(g), Some(t)) => Some(truncate(g, t)),
             _ => None,
         };
-        Ok((b, period, dims))
+        Ok((b, period, dims, deferred))
     }
 
     fn group_exprs(period: &Option<Expr>, dims: &[(String, Expr)]) -> Vec<Expr> {
@@ -517,6 +591,153 @@ impl Planner<'_> {
         if no_data {
             b = b.filter(lit(false)).map_err(pe)?;
         }
+        let b = self.shifted(b, shifts, &values)?;
+        Ok(Frame {
+            plan: b.build().map_err(pe)?,
+            values,
+            anchor: shifts.is_empty(),
+        })
+    }
+
+    /// A cumulative KPI computed per day (or finer grain) over the time spine, each day
+    /// covering the data in `(day - window, day]`, then one daily value per period
+    /// (`period_agg`). Time dimensions of the measure come from the spine day, and filters on
+    /// `metric_time` alone select output days.
+    fn daily_cumulative_frame(
+        &mut self,
+        product: &str,
+        leaves: &[usize],
+        shifts: &[CalendarDuration],
+        window: CumulativeWindow,
+        agg: PeriodAgg,
+    ) -> Result<Frame> {
+        let Some(grain) = self.query.grain else {
+            return Err(CanaryError::internal("a daily cumulative frame without a grain"));
+        };
+        let mut bucket = grain.min(Grain::Day);
+        if let CumulativeWindow::Trailing(d) = window {
+            bucket = bucket.min(d.unit);
+        }
+        let (from, to, no_data) = match self.spine_range {
+            Some((from, to)) => (from, to, false),
+            None => {
+                let start = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+                (start, grain.add(start, 1), true)
+            }
+        };
+        // A calendar (a time spine table) bounds the days, not only the periods.
+        let (from, to) = match (self.query.calendar, self.from, self.to) {
+            (Some((lo, _)), None, _) if lo > from => (bucket.truncate(lo), to),
+            _ => (from, to),
+        };
+        let to = match (self.query.calendar, self.to) {
+            (Some((_, hi)), None) => to.min(bucket.add(bucket.truncate(hi), 1)),
+            _ => to,
+        };
+        let (from, to) = (unshift(from, shifts), unshift(to, shifts));
+        let mut rows = Vec::new();
+        let mut d = bucket.truncate(from);
+        while d < to {
+            let hi = bucket.add(d, 1);
+            let lo = match window {
+                CumulativeWindow::AllTime => None,
+                CumulativeWindow::Trailing(w) => Some(bucket.add(w.sub_from(d), 1)),
+                CumulativeWindow::GrainToDate(g) => Some(g.truncate(d)),
+            };
+            rows.push(super::time::SpineRow { period: d, lo, hi });
+            d = hi;
+        }
+        if rows.is_empty() {
+            return Err(CanaryError::query("the range holds no whole period"));
+        }
+        let data_lo = rows
+            .iter()
+            .filter_map(|r| r.lo)
+            .min()
+            .filter(|_| window != CumulativeWindow::AllTime);
+        let data_hi = rows.iter().map(|r| r.hi).max();
+        let first = self.leaves[leaves[0]].key.input.measure.clone();
+        let mut measures = Vec::new();
+        let mut filters = Vec::new();
+        for &i in leaves {
+            let measure = self.project.products[product].measures[&self.leaves[i].key.input.measure].clone();
+            let value = self.measure_value(product, &measure)?;
+            let filter = self.leaf_filter(product, i)?;
+            filters.extend(filter.clone());
+            measures.push((i, measure, value, filter));
+        }
+        let time = self.time_expr(product, &first)?;
+        let (b, _, _, deferred) =
+            self.rows_deferring(product, &first, shifts, &filters, Some((data_lo, data_hi)), true)?;
+        let all_dims = self.dimensions_with(product, &first, Some(&ident(PERIOD_COLUMN)))?;
+        let row_dims: Vec<(String, Expr)> = all_dims
+            .iter()
+            .filter(|(_, _, is_time)| !is_time)
+            .map(|(n, e, _)| (n.clone(), e.clone()))
+            .collect();
+        let time_dims: Vec<(String, Expr)> = all_dims
+            .iter()
+            .filter(|(_, _, is_time)| *is_time)
+            .map(|(n, e, _)| (n.clone(), e.clone()))
+            .collect();
+        // Rows: bucket, row dimensions, each measure's value masked by its filter.
+        let mut projection = vec![truncate(bucket, time).alias("_t")];
+        projection.extend(row_dims.iter().map(|(n, e)| e.clone().alias(n)));
+        for (i, _, value, filter) in &measures {
+            let raw = format!("{}_raw", self.leaves[*i].column);
+            projection.push(masked(value.clone(), filter.clone()).map_err(pe)?.alias(raw));
+        }
+        let projected = b.project(projection).map_err(pe)?;
+        let mut daily = Vec::new();
+        for (i, measure, ..) in &measures {
+            let col = self.leaves[*i].column.clone();
+            let raw = ident(format!("{col}_raw"));
+            daily.push(
+                aggregate(measure, raw, None, projected.schema())
+                    .map_err(pe)?
+                    .alias(col),
+            );
+        }
+        let mut on = vec![ident("_t").lt(ident("_hi"))];
+        if window != CumulativeWindow::AllTime {
+            on.push(ident("_t").gt_eq(ident("_lo")));
+        }
+        let mut group = vec![ident(PERIOD_COLUMN)];
+        group.extend(row_dims.iter().map(|(n, _)| ident(n)));
+        let mut b = spine_plan(&rows)
+            .map_err(pe)?
+            .join_on(projected.build().map_err(pe)?, JoinType::Inner, on)
+            .and_then(|b| b.aggregate(group, daily))
+            .map_err(pe)?;
+        if let Some(f) = deferred {
+            b = b.filter(f).map_err(pe)?;
+        }
+        if no_data {
+            b = b.filter(lit(false)).map_err(pe)?;
+        }
+        let values: Vec<String> = leaves.iter().map(|&i| self.leaves[i].column.clone()).collect();
+        // One value per output period, from its days.
+        let mut keys = vec![truncate(grain, ident(PERIOD_COLUMN)).alias(PERIOD_COLUMN)];
+        keys.extend(row_dims.iter().map(|(n, _)| ident(n)));
+        keys.extend(time_dims.iter().map(|(n, e)| e.clone().alias(n)));
+        let order = || vec![ident(PERIOD_COLUMN).sort(true, false)];
+        let picks: Vec<Expr> = values
+            .iter()
+            .map(|v| {
+                match agg {
+                    PeriodAgg::First => datafusion::functions_aggregate::expr_fn::first_value(ident(v), order()),
+                    PeriodAgg::Last => datafusion::functions_aggregate::expr_fn::last_value(ident(v), order()),
+                    PeriodAgg::Average => datafusion::functions_aggregate::expr_fn::avg(ident(v)),
+                }
+                .alias(v)
+            })
+            .collect();
+        let b = b.aggregate(keys, picks).map_err(pe)?;
+        // Back to the query's column order: period, then `by`.
+        let mut out = vec![ident(PERIOD_COLUMN)];
+        out.extend(self.query.by.iter().map(ident));
+        out.extend(values.iter().map(ident));
+        let b = b.project(out).map_err(pe)?;
         let b = self.shifted(b, shifts, &values)?;
         Ok(Frame {
             plan: b.build().map_err(pe)?,

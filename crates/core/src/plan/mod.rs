@@ -39,4 +39,7 @@ pub struct Query {
     pub to: Option<DateTime<Utc>>,
     /// Restrict every tenant-scoped product to this tenant.
     pub tenant: Option<String>,
+    /// The first and last instants of the time spine of cumulative KPIs when the query has
+    /// no range (default: the data's bounds).
+    pub calendar: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }

@@ -19,7 +19,9 @@ use crate::catalog::Catalog;
 use crate::diagnostic::did_you_mean;
 use crate::error::{CanaryError, Result};
 use crate::expr::{ExprError, parse_expr};
-use crate::model::{CalendarDuration, ConversionCalculation, CumulativeWindow, Kpi, KpiBody, MeasureInput, Project};
+use crate::model::{
+    CalendarDuration, ConversionCalculation, CumulativeWindow, Kpi, KpiBody, MeasureInput, PeriodAgg, Project,
+};
 
 /// What one value column computes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -50,7 +52,7 @@ impl From<&MeasureInput> for LeafInput {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) enum LeafKind {
     Plain,
-    Cumulative(CumulativeWindow),
+    Cumulative(CumulativeWindow, Option<PeriodAgg>),
     /// Base events of a conversion KPI (its id).
     ConversionBase(String),
     /// Converted events of a conversion KPI (its id).
@@ -229,10 +231,11 @@ impl<'a> Planner<'a> {
     pub fn needs_bounds(&self) -> bool {
         self.query.grain.is_some()
             && (self.from.is_none() || self.to.is_none())
+            && self.query.calendar.is_none()
             && self
                 .leaves
                 .iter()
-                .any(|l| matches!(l.key.kind, LeafKind::Cumulative(_)))
+                .any(|l| matches!(l.key.kind, LeafKind::Cumulative(..)))
     }
 
     /// A plan returning one row `(lo, hi)`: the earliest and latest time of the data the
@@ -241,7 +244,7 @@ impl<'a> Planner<'a> {
         let products: BTreeSet<(String, String)> = self
             .leaves
             .iter()
-            .filter(|l| matches!(l.key.kind, LeafKind::Cumulative(_)))
+            .filter(|l| matches!(l.key.kind, LeafKind::Cumulative(..)))
             .map(|l| (l.key.input.product.clone(), l.key.input.measure.clone()))
             .collect();
         let mut union: Option<LogicalPlanBuilder> = None;
@@ -275,8 +278,9 @@ impl<'a> Planner<'a> {
     pub fn plan(mut self, bounds: Option<(DateTime<Utc>, DateTime<Utc>)>) -> Result<PlannedQuery> {
         if let Some(g) = self.query.grain {
             // `hi` is the last instant with data: the spine runs through its period.
-            let lo = self.from.or(bounds.map(|(lo, _)| g.truncate(lo)));
-            let hi = self.to.or(bounds.map(|(_, hi)| g.add(g.truncate(hi), 1)));
+            let calendar = self.query.calendar.or(bounds);
+            let lo = self.from.or(calendar.map(|(lo, _)| g.truncate(lo)));
+            let hi = self.to.or(calendar.map(|(_, hi)| g.add(g.truncate(hi), 1)));
             self.spine_range = lo.zip(hi);
         }
         let frames = self.frames()?;
@@ -338,7 +342,11 @@ impl<'a> Planner<'a> {
                 let d = self.leaf(denominator.into(), shifts, LeafKind::Plain);
                 float(n) / nullif(float(d), lit(0.0))
             }
-            KpiBody::Cumulative { measure, window } => self.leaf(measure.into(), shifts, LeafKind::Cumulative(*window)),
+            KpiBody::Cumulative {
+                measure,
+                window,
+                period_agg,
+            } => self.leaf(measure.into(), shifts, LeafKind::Cumulative(*window, *period_agg)),
             KpiBody::Conversion {
                 base,
                 conversion,
@@ -524,6 +532,35 @@ impl<'a> Planner<'a> {
     /// `measure`), optionally with `:GRAIN` (`customers.signup_date:month`) or
     /// `:extract_PART` (`metric_time:extract_dow`, ISO weekday 1-7).
     pub(super) fn dimensions(&mut self, product: &str, measure: &str) -> Result<Vec<(String, Expr)>> {
+        Ok(self
+            .dimensions_with(product, measure, None)?
+            .into_iter()
+            .map(|(n, e, _)| (n, e))
+            .collect())
+    }
+
+    /// Whether the `by` name `name` is the time of `measure` (`metric_time`, or the
+    /// measure's own time dimension), with or without a grain or date part.
+    pub(super) fn is_time_by(&self, product: &str, measure: &str, name: &str) -> bool {
+        let base = name.split_once(':').map_or(name, |(b, _)| b);
+        if base == METRIC_TIME {
+            return true;
+        }
+        let p = &self.project.products[product];
+        match p.measures.get(measure).and_then(|m| p.measure_time_dimension(m)) {
+            Some(t) => base == t || base == format!("{product}.{t}"),
+            None => false,
+        }
+    }
+
+    /// Like [`Self::dimensions`], with a flag for the names that are the measure's time; with
+    /// `time`, those are computed from it instead (the day of a time spine).
+    pub(super) fn dimensions_with(
+        &mut self,
+        product: &str,
+        measure: &str,
+        time: Option<&Expr>,
+    ) -> Result<Vec<(String, Expr, bool)>> {
         let by = self.query.by.clone();
         let mut out = Vec::new();
         for name in &by {
@@ -531,7 +568,10 @@ impl<'a> Planner<'a> {
                 Some((b, m)) => (b, Some(m)),
                 None => (name.as_str(), None),
             };
-            let expr = if base == METRIC_TIME {
+            let is_time = self.is_time_by(product, measure, name);
+            let expr = if let (true, Some(t)) = (is_time, time) {
+                t.clone()
+            } else if base == METRIC_TIME {
                 self.time_expr(product, measure)?
             } else {
                 let project = self.project;
@@ -565,7 +605,7 @@ impl<'a> Planner<'a> {
                     }
                 },
             };
-            out.push((name.clone(), expr));
+            out.push((name.clone(), expr, is_time));
         }
         Ok(out)
     }

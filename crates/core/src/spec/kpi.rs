@@ -81,6 +81,22 @@ pub struct CumulativeSpec {
     /// Restart at the start of each such period, e.g. `month` for month-to-date.
     #[serde(default)]
     pub grain_to_date: Option<String>,
+    /// Compute the running total per day (day `d` covers data in `(d - window, d]`) and
+    /// report one of the days of each period. Omitted: the window ends with each period.
+    #[serde(default)]
+    pub period_agg: Option<PeriodAgg>,
+}
+
+/// Which daily value of a cumulative KPI a period reports (MetricFlow's `period_agg`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PeriodAgg {
+    /// The value on the period's first day with data in its window.
+    First,
+    /// The value on the period's last day with data in its window.
+    Last,
+    /// The mean of the period's daily values.
+    Average,
 }
 
 /// How a conversion KPI is reported.

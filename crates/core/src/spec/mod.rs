@@ -10,7 +10,7 @@ mod project;
 
 pub use kpi::{
     ConversionCalculation, ConversionSpec, CumulativeSpec, DerivedInput, Direction, KpiFile, KpiSpec, KpiType,
-    MeasureRef, Thresholds,
+    MeasureRef, PeriodAgg, Thresholds,
 };
 pub use load::{Located, SourceFile, SpanIndex, load_yaml};
 pub use product::{

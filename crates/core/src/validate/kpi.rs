@@ -114,7 +114,11 @@ pub(super) fn validate_kpi(
                 }
             }
             match (measure, window) {
-                (Some(measure), Some(window)) => Some(KpiBody::Cumulative { measure, window }),
+                (Some(measure), Some(window)) => Some(KpiBody::Cumulative {
+                    measure,
+                    window,
+                    period_agg: spec.value.cumulative.as_ref().and_then(|c| c.period_agg),
+                }),
                 _ => None,
             }
         }
