@@ -287,6 +287,7 @@ fn kpi(id: &str, kind: KpiType) -> KpiSpec {
         target: None,
         thresholds: None,
         tags: Vec::new(),
+        every_period: false,
         measure: None,
         filter: None,
         numerator: None,
@@ -324,16 +325,6 @@ fn simple_parts(
         .measure
         .as_ref()
         .ok_or("a simple metric needs a measure")?;
-    if let MeasureInput::Object {
-        join_to_timespine: Some(true),
-        ..
-    } = input
-    {
-        return Err("`join_to_timespine` is not supported yet".into());
-    }
-    if metric.type_params.join_to_timespine.unwrap_or(false) {
-        return Err("`join_to_timespine` is not supported yet".into());
-    }
     let model = measure_models
         .get(input.name())
         .ok_or_else(|| format!("unknown measure `{}`", input.name()))?;
@@ -347,6 +338,18 @@ fn simple_parts(
         .map(|t| filter::render(manifest, model, t).map_err(|e| e.to_string()))
         .collect::<std::result::Result<Vec<_>, _>>()?;
     Ok((format!("{model}.{}", input.name()), and_all(rendered)))
+}
+
+/// Whether a metric's measure is joined to the time spine (every period is reported).
+fn joins_time_spine(metric: &Metric) -> bool {
+    let on_measure = matches!(
+        &metric.type_params.measure,
+        Some(MeasureInput::Object {
+            join_to_timespine: Some(true),
+            ..
+        })
+    );
+    on_measure || metric.type_params.join_to_timespine == Some(true)
 }
 
 /// A simple metric's `fill_nulls_with`, as a SQL number.
@@ -421,6 +424,7 @@ fn kpis(
                     let mut inner = kpi(&id, KpiType::Simple);
                     inner.measure = Some(measure);
                     inner.filter = filter;
+                    inner.every_period = joins_time_spine(metric);
                     out.push(inner);
                     let mut k = kpi(&metric.name, KpiType::Derived);
                     k.expr = Some(format!("coalesce(value, {fill})"));
@@ -435,6 +439,7 @@ fn kpis(
                     let mut k = kpi(&metric.name, KpiType::Simple);
                     k.measure = Some(measure);
                     k.filter = filter;
+                    k.every_period = joins_time_spine(metric);
                     k
                 }
             }
@@ -539,6 +544,7 @@ fn kpis(
                     inner.measure = Some(measure);
                     inner.filter = filter;
                     inner.cumulative = Some(cumulative);
+                    inner.every_period = joins_time_spine(metric);
                     out.push(inner);
                     let mut k = kpi(&metric.name, KpiType::Derived);
                     k.expr = Some(format!("coalesce(value, {fill})"));
@@ -554,6 +560,7 @@ fn kpis(
                     k.measure = Some(measure);
                     k.filter = filter;
                     k.cumulative = Some(cumulative);
+                    k.every_period = joins_time_spine(metric);
                     k
                 }
             }

@@ -411,8 +411,7 @@ impl MfProject {
             tenant: None,
             calendar: None,
         };
-        // Cumulative metrics run over the whole time spine when the query has no range.
-        let query = if grain.is_some() && (from.is_none() || to.is_none()) && self.uses_cumulative(&q.metrics) {
+        let query = if grain.is_some() && (from.is_none() || to.is_none()) && self.uses_time_spine(&q.metrics) {
             Query {
                 calendar: self.spine_bounds().await?,
                 ..query
@@ -453,14 +452,19 @@ impl MfProject {
         shared
     }
 
-    /// Whether any of `metrics` is, or uses, a cumulative metric.
-    fn uses_cumulative(&self, metrics: &[String]) -> bool {
+    /// Whether any of `metrics` is, or uses, a cumulative metric or one joined to the time
+    /// spine: those run over the whole spine when the query has no range.
+    fn uses_time_spine(&self, metrics: &[String]) -> bool {
         let project = self.engine.project();
         let mut stack: Vec<String> = metrics.to_vec();
         while let Some(id) = stack.pop() {
-            match project.kpi(&id).map(|k| &k.body) {
-                Some(crate::model::KpiBody::Cumulative { .. }) => return true,
-                Some(crate::model::KpiBody::Derived { inputs, .. }) => {
+            let Some(kpi) = project.kpi(&id) else { continue };
+            if kpi.every_period {
+                return true;
+            }
+            match &kpi.body {
+                crate::model::KpiBody::Cumulative { .. } => return true,
+                crate::model::KpiBody::Derived { inputs, .. } => {
                     stack.extend(inputs.iter().map(|i| i.kpi.clone()));
                 }
                 _ => {}

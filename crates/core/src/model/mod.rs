@@ -140,6 +140,8 @@ pub struct Kpi {
     pub warn: Option<f64>,
     pub critical: Option<f64>,
     pub tags: Vec<String>,
+    /// Report every period of the range, also those without data.
+    pub every_period: bool,
     pub body: KpiBody,
     /// Spec file, relative to the project.
     pub file: String,

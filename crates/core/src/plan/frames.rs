@@ -252,28 +252,13 @@ impl Planner<'_> {
         let mut deferred = None;
         if let (true, Some(sql)) = (defer_time, self.query.filter.clone()) {
             // Conjuncts on metric_time alone hold for the output period, not the rows.
-            let raw = self
-                .scope(product)?
-                .parse_with_extra(&sql, super::planner::METRIC_TIME, super::time::ts_type())
-                .map_err(|e| CanaryError::query(format!("--where: {e}")))?;
             let on_rows = filter.take().map(split_conjunction_owned).unwrap_or_default();
             let mut keep = Vec::new();
             let mut later = Vec::new();
-            for (r, p) in on_rows.into_iter().zip(split_conjunction_owned(raw)) {
-                let columns = p.column_refs();
-                if !columns.is_empty() && columns.iter().all(|c| c.name == super::planner::METRIC_TIME) {
-                    let over_period = p
-                        .transform(|x| match &x {
-                            Expr::Column(c) if c.name == super::planner::METRIC_TIME => {
-                                Ok(datafusion::common::tree_node::Transformed::yes(ident(PERIOD_COLUMN)))
-                            }
-                            _ => Ok(datafusion::common::tree_node::Transformed::no(x)),
-                        })
-                        .map(|t| t.data)
-                        .map_err(pe)?;
-                    later.push(over_period);
-                } else {
-                    keep.push(r);
+            for (r, p) in on_rows.into_iter().zip(self.period_conjuncts(product, &sql)?) {
+                match p {
+                    Some(p) => later.push(p),
+                    None => keep.push(r),
                 }
             }
             filter = conjunction(keep);
@@ -325,6 +310,32 @@ impl Planner<'_> {
             _ => None,
         };
         Ok((b, period, dims, deferred))
+    }
+
+    /// The conjuncts of the filter `sql`, each over `period` when it reads `metric_time` and
+    /// nothing else (`None` otherwise).
+    pub(super) fn period_conjuncts(&mut self, product: &str, sql: &str) -> Result<Vec<Option<Expr>>> {
+        let raw = self
+            .scope(product)?
+            .parse_with_extra(sql, super::planner::METRIC_TIME, super::time::ts_type())
+            .map_err(|e| CanaryError::query(format!("--where: {e}")))?;
+        split_conjunction_owned(raw)
+            .into_iter()
+            .map(|p| {
+                let columns = p.column_refs();
+                if columns.is_empty() || columns.iter().any(|c| c.name != super::planner::METRIC_TIME) {
+                    return Ok(None);
+                }
+                p.transform(|x| match &x {
+                    Expr::Column(c) if c.name == super::planner::METRIC_TIME => {
+                        Ok(datafusion::common::tree_node::Transformed::yes(ident(PERIOD_COLUMN)))
+                    }
+                    _ => Ok(datafusion::common::tree_node::Transformed::no(x)),
+                })
+                .map(|t| Some(t.data))
+                .map_err(pe)
+            })
+            .collect()
     }
 
     fn group_exprs(period: &Option<Expr>, dims: &[(String, Expr)]) -> Vec<Expr> {
@@ -400,7 +411,14 @@ impl Planner<'_> {
             values.push(self.leaves[i].column.clone());
         }
         let first = self.leaves[leaves[0]].key.input.measure.clone();
-        let (b, period, dims) = self.rows(product, &first, shifts, &filters, None)?;
+        let (mut b, period, dims) = self.rows(product, &first, shifts, &filters, None)?;
+        if filters.len() == leaves.len()
+            && let Some(any) = filters.iter().cloned().reduce(Expr::or)
+        {
+            // When every value is filtered, a group exists only where some row passes a
+            // filter (as if each were aggregated on its own): rows passing none go first.
+            b = b.filter(any).map_err(pe)?;
+        }
         let aggs = inputs
             .into_iter()
             .map(|(measure, value, filter, column)| {

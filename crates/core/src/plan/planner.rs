@@ -110,6 +110,8 @@ pub struct Planner<'a> {
     leaf_index: HashMap<LeafKey, usize>,
     kpi_exprs: Vec<(String, Expr)>,
     scopes: HashMap<String, ScopeSchema>,
+    /// Whether a KPI of the query (or an input of one) reports every period.
+    every_period: bool,
 }
 
 impl<'a> Planner<'a> {
@@ -146,6 +148,7 @@ impl<'a> Planner<'a> {
             leaf_index: HashMap::new(),
             kpi_exprs: Vec::new(),
             scopes: HashMap::new(),
+            every_period: false,
         };
         let mut seen = BTreeSet::new();
         for id in &query.kpis {
@@ -196,6 +199,7 @@ impl<'a> Planner<'a> {
             leaf_index: HashMap::new(),
             kpi_exprs: Vec::new(),
             scopes: HashMap::new(),
+            every_period: false,
         };
         let dims = planner.dimensions(product, "")?;
         let filter = match &query.filter {
@@ -232,10 +236,11 @@ impl<'a> Planner<'a> {
         self.query.grain.is_some()
             && (self.from.is_none() || self.to.is_none())
             && self.query.calendar.is_none()
-            && self
-                .leaves
-                .iter()
-                .any(|l| matches!(l.key.kind, LeafKind::Cumulative(..)))
+            && (self.every_period
+                || self
+                    .leaves
+                    .iter()
+                    .any(|l| matches!(l.key.kind, LeafKind::Cumulative(..))))
     }
 
     /// A plan returning one row `(lo, hi)`: the earliest and latest time of the data the
@@ -244,7 +249,7 @@ impl<'a> Planner<'a> {
         let products: BTreeSet<(String, String)> = self
             .leaves
             .iter()
-            .filter(|l| matches!(l.key.kind, LeafKind::Cumulative(..)))
+            .filter(|l| self.every_period || matches!(l.key.kind, LeafKind::Cumulative(..)))
             .map(|l| (l.key.input.product.clone(), l.key.input.measure.clone()))
             .collect();
         let mut union: Option<LogicalPlanBuilder> = None;
@@ -285,6 +290,17 @@ impl<'a> Planner<'a> {
         }
         let frames = self.frames()?;
         let mut combined = self.combine(frames)?;
+        if let (true, Some(g), Some((lo, hi))) = (self.every_period, self.query.grain, self.spine_range) {
+            combined = self.add_missing_periods(combined, g, lo, hi)?;
+            // Filters on metric_time alone select the added periods too.
+            if let (Some(sql), Some(leaf)) = (self.query.filter.clone(), self.leaves.first()) {
+                let product = leaf.key.input.product.clone();
+                let on_period: Vec<Expr> = self.period_conjuncts(&product, &sql)?.into_iter().flatten().collect();
+                if let Some(f) = datafusion::logical_expr::utils::conjunction(on_period) {
+                    combined = combined.filter(f).map_err(CanaryError::plan)?;
+                }
+            }
+        }
         if self.query.grain.is_some() {
             // Shifted inputs can bring periods from outside the range; keep it exact.
             if let Some(from) = self.from {
@@ -332,9 +348,51 @@ impl<'a> Planner<'a> {
         Ok(PlannedQuery { plan, columns })
     }
 
+    /// Add a row for each period of `[lo, hi)` the plan has none for: `by` dimensions and
+    /// values empty.
+    fn add_missing_periods(
+        &self,
+        combined: LogicalPlanBuilder,
+        grain: crate::model::Grain,
+        lo: DateTime<Utc>,
+        hi: DateTime<Utc>,
+    ) -> Result<LogicalPlanBuilder> {
+        let rows = super::time::spine(grain, lo, hi, CumulativeWindow::AllTime);
+        let combined = combined.build().map_err(CanaryError::plan)?;
+        let present = LogicalPlanBuilder::from(combined.clone())
+            .project(vec![ident(PERIOD_COLUMN).alias("_present")])
+            .and_then(LogicalPlanBuilder::build)
+            .map_err(CanaryError::plan)?;
+        let mut projection = Vec::new();
+        for field in combined.schema().fields() {
+            if field.name() == PERIOD_COLUMN {
+                projection.push(ident(PERIOD_COLUMN));
+            } else {
+                let null = ScalarValue::try_from(field.data_type()).map_err(CanaryError::plan)?;
+                projection.push(lit(null).alias(field.name()));
+            }
+        }
+        let missing = super::time::spine_plan(&rows)
+            .and_then(|b| {
+                b.join(
+                    present,
+                    datafusion::common::JoinType::LeftAnti,
+                    (vec![PERIOD_COLUMN], vec!["_present"]),
+                    None,
+                )
+            })
+            .and_then(|b| b.project(projection))
+            .and_then(LogicalPlanBuilder::build)
+            .map_err(CanaryError::plan)?;
+        LogicalPlanBuilder::from(combined)
+            .union(missing)
+            .map_err(CanaryError::plan)
+    }
+
     /// The expression of a KPI over the value columns, registering the leaves it needs.
     fn kpi_expr(&mut self, kpi: &Kpi, shifts: &[CalendarDuration]) -> Result<Expr> {
         let float = |e: Expr| cast(e, DataType::Float64);
+        self.every_period |= kpi.every_period;
         Ok(match &kpi.body {
             KpiBody::Simple { measure } => self.leaf(measure.into(), shifts, LeafKind::Plain),
             KpiBody::Ratio { numerator, denominator } => {

@@ -155,6 +155,10 @@ pub struct KpiSpec {
     pub thresholds: Option<Thresholds>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Report every period of the range, also those without data (no value there), like
+    /// MetricFlow's `join_to_timespine`. Drill-down dimensions are empty on such periods.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub every_period: bool,
     /// `simple` and `cumulative`: the measure, `product.measure`.
     #[serde(default)]
     pub measure: Option<String>,

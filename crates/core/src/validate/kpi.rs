@@ -179,6 +179,7 @@ pub(super) fn validate_kpi(
         warn,
         critical,
         tags: k.tags.clone(),
+        every_period: k.every_period,
         body: body?,
         file: spec.spans.file().to_owned(),
     })
