@@ -147,6 +147,7 @@ mod tests {
             warn,
             critical,
             tags: vec![],
+            every_period: false,
             body: KpiBody::Simple {
                 measure: MeasureInput {
                     product: "p".into(),

@@ -214,8 +214,19 @@ impl Planner<'_> {
             Option<chrono::DateTime<chrono::Utc>>,
         )>,
     ) -> Result<(LogicalPlanBuilder, Option<Expr>, Vec<(String, Expr)>)> {
-        let (b, period, dims, _) = self.rows_deferring(product, measure, shifts, extra, range, false)?;
+        let (b, period, dims, _) = self.rows_deferring(product, measure, shifts, extra, range, false, false)?;
         Ok((b, period, dims))
+    }
+
+    /// Whether `shifts` move rows rather than periods: when there is no grain, or a shift
+    /// does not map periods of the grain onto periods (5 days at month grain). Rows are then
+    /// moved at day grain (finer if the grain or a shift is) and aggregated after.
+    pub(super) fn shifts_rows(&self, shifts: &[CalendarDuration]) -> bool {
+        !shifts.is_empty()
+            && match self.query.grain {
+                None => true,
+                Some(g) => shifts.iter().any(|d| !super::time::offset_fits_grain(*d, g)),
+            }
     }
 
     /// Like [`Self::rows`]; with `defer_time`, the parts of `--where` on `metric_time` alone
@@ -232,18 +243,54 @@ impl Planner<'_> {
             Option<chrono::DateTime<chrono::Utc>>,
         )>,
         defer_time: bool,
+        row_shift: bool,
     ) -> Result<(LogicalPlanBuilder, Option<Expr>, Vec<(String, Expr)>, Option<Expr>)> {
-        let dims = self.dimensions(product, measure)?;
         let wants_time = |s: &str| s.contains(super::planner::METRIC_TIME);
+        let row_shift = row_shift && !shifts.is_empty();
         let need_time = self.query.grain.is_some()
             || self.from.is_some()
             || self.to.is_some()
             || range.is_some()
+            || row_shift
             || self.query.filter.as_deref().is_some_and(wants_time);
-        let time = if need_time {
+        let raw_time = if need_time {
             Some(self.time_expr(product, measure)?)
         } else {
             None
+        };
+        // Moved rows: each row's day `t` goes to every day `d` with `d - shifts = t` (none or
+        // several near month ends); `_k` enumerates the candidates.
+        let mut clamp = false;
+        let time = match (&raw_time, row_shift) {
+            (Some(t), true) => {
+                let mut bucket = self.query.grain.unwrap_or(Grain::Day).min(Grain::Day);
+                for d in shifts {
+                    bucket = bucket.min(d.unit);
+                }
+                let base = truncate(bucket, t.clone());
+                clamp = shifts_clamp(shifts, bucket);
+                let moved = shift_expr(base.clone(), shifts);
+                Some(if clamp {
+                    moved
+                        + datafusion::logical_expr::cast(
+                            ident("_k") * lit(86_400_000_000i64),
+                            datafusion::arrow::datatypes::DataType::Duration(
+                                datafusion::arrow::datatypes::TimeUnit::Microsecond,
+                            ),
+                        )
+                } else {
+                    moved
+                })
+            }
+            _ => raw_time.clone(),
+        };
+        let dims: Vec<(String, Expr)> = match (&time, row_shift) {
+            (Some(t), true) => self
+                .dimensions_with(product, measure, Some(t))?
+                .into_iter()
+                .map(|(n, e, _)| (n, e))
+                .collect(),
+            _ => self.dimensions(product, measure)?,
         };
         let mut filter = match self.query.filter.clone() {
             Some(sql) => Some(self.parse_with_time(product, &sql, "--where", time.as_ref())?),
@@ -275,11 +322,40 @@ impl Planner<'_> {
             needed.extend(ScopeSchema::qualifiers(e));
         }
         let mut b = self.scan(product, &needed)?;
+        if let (Some(raw), Some(t), true) = (&raw_time, &time, row_shift) {
+            // Read only rows that can land in the range, then move them.
+            let slack = chrono::Duration::days(4);
+            if let Some(from) = self.from {
+                b = b
+                    .filter(raw.clone().gt_eq(ts_lit(unshift(from, shifts) - slack)))
+                    .map_err(pe)?;
+            }
+            if let Some(to) = self.to {
+                b = b
+                    .filter(raw.clone().lt(ts_lit(unshift(to, shifts) + slack)))
+                    .map_err(pe)?;
+            }
+            if clamp {
+                let offsets = LogicalPlanBuilder::values((0..4i32).map(|k| vec![lit(k)]).collect())
+                    .and_then(|v| v.project(vec![ident("column1").alias("_k")]))
+                    .and_then(LogicalPlanBuilder::build)
+                    .map_err(pe)?;
+                let mut bucket = self.query.grain.unwrap_or(Grain::Day).min(Grain::Day);
+                for d in shifts {
+                    bucket = bucket.min(d.unit);
+                }
+                b = b
+                    .cross_join(offsets)
+                    .and_then(|b| b.filter(unshift_expr(t.clone(), shifts).eq(truncate(bucket, raw.clone()))))
+                    .map_err(pe)?;
+            }
+        }
         if let Some(w) = filter {
             b = b.filter(w).map_err(pe)?;
         }
         let (lo, hi) = match range {
             Some(r) => r,
+            None if row_shift => (self.from, self.to),
             None => {
                 // Periods near a month end can look back past `to - shifts` (2025-03-29 - 1
                 // month = 2025-02-28 = 2025-03-30 - 1 month): read a few days more when
@@ -411,7 +487,11 @@ impl Planner<'_> {
             values.push(self.leaves[i].column.clone());
         }
         let first = self.leaves[leaves[0]].key.input.measure.clone();
-        let (mut b, period, dims) = self.rows(product, &first, shifts, &filters, None)?;
+        let row_shift = self.shifts_rows(shifts);
+        // Shifted periods: filters on metric_time alone select output periods.
+        let defer = !shifts.is_empty() && !row_shift && self.query.grain.is_some();
+        let (mut b, period, dims, deferred) =
+            self.rows_deferring(product, &first, shifts, &filters, None, defer, row_shift)?;
         if filters.len() == leaves.len()
             && let Some(any) = filters.iter().cloned().reduce(Expr::or)
         {
@@ -427,11 +507,18 @@ impl Planner<'_> {
             .collect::<datafusion::common::Result<Vec<_>>>()
             .map_err(pe)?;
         let b = b.aggregate(Self::group_exprs(&period, &dims), aggs).map_err(pe)?;
-        let b = self.shifted(b, shifts, &values)?;
+        let mut b = if row_shift {
+            b
+        } else {
+            self.shifted(b, shifts, &values)?
+        };
+        if let Some(f) = deferred {
+            b = b.filter(f).map_err(pe)?;
+        }
         Ok(Frame {
             plan: b.build().map_err(pe)?,
             values,
-            anchor: shifts.is_empty(),
+            anchor: true,
         })
     }
 
@@ -452,7 +539,9 @@ impl Planner<'_> {
             .map_err(|e| CanaryError::internal(e.to_string()))?
             .expr);
         let extra: Vec<Expr> = filter.iter().cloned().chain([snapshot.clone()]).collect();
-        let (mut b, period, dims) = self.rows(product, &key.input.measure, &key.shifts, &extra, None)?;
+        let row_shift = self.shifts_rows(&key.shifts);
+        let (mut b, period, dims, _) =
+            self.rows_deferring(product, &key.input.measure, &key.shifts, &extra, None, false, row_shift)?;
         if let Some(f) = filter {
             b = b.filter(f).map_err(pe)?;
         }
@@ -495,11 +584,15 @@ impl Planner<'_> {
         let total = aggregate(&measure, ident("_val"), None, b.schema()).map_err(pe)?;
         let b = b.aggregate(keys, vec![total.alias(&column_name)]).map_err(pe)?;
         let values = vec![column_name];
-        let b = self.shifted(b, &key.shifts, &values)?;
+        let b = if row_shift {
+            b
+        } else {
+            self.shifted(b, &key.shifts, &values)?
+        };
         Ok(Frame {
             plan: b.build().map_err(pe)?,
             values,
-            anchor: key.shifts.is_empty(),
+            anchor: true,
         })
     }
 
@@ -613,7 +706,7 @@ impl Planner<'_> {
         Ok(Frame {
             plan: b.build().map_err(pe)?,
             values,
-            anchor: shifts.is_empty(),
+            anchor: true,
         })
     }
 
@@ -686,7 +779,7 @@ impl Planner<'_> {
         }
         let time = self.time_expr(product, &first)?;
         let (b, _, _, deferred) =
-            self.rows_deferring(product, &first, shifts, &filters, Some((data_lo, data_hi)), true)?;
+            self.rows_deferring(product, &first, shifts, &filters, Some((data_lo, data_hi)), true, false)?;
         let all_dims = self.dimensions_with(product, &first, Some(&ident(PERIOD_COLUMN)))?;
         let row_dims: Vec<(String, Expr)> = all_dims
             .iter()
@@ -760,7 +853,7 @@ impl Planner<'_> {
         Ok(Frame {
             plan: b.build().map_err(pe)?,
             values,
-            anchor: shifts.is_empty(),
+            anchor: true,
         })
     }
 

@@ -435,26 +435,13 @@ impl<'a> Planner<'a> {
                 for input in inputs {
                     let mut s = shifts.to_vec();
                     if let Some(o) = input.offset {
-                        let needs_grain = || {
+                        // A calendar offset moves the data; `N periods` needs a grain.
+                        let d = offset_duration(o, self.query.grain).ok_or_else(|| {
                             CanaryError::query_hint(
                                 format!("KPI `{}` compares periods (`{}`), which needs a grain", kpi.id, o),
                                 "pass --grain",
                             )
-                        };
-                        let grain = self.query.grain.ok_or_else(needs_grain)?;
-                        let d = offset_duration(o, Some(grain)).ok_or_else(needs_grain)?;
-                        if !super::time::offset_fits_grain(d, grain) {
-                            return Err(CanaryError::query_hint(
-                                format!(
-                                    "KPI `{}` shifts `{}` by {d}, which does not move {grain} periods onto {grain} periods",
-                                    kpi.id, input.kpi
-                                ),
-                                format!(
-                                    "use a grain the offset fits (e.g. `--grain {}`) or an offset in {grain}s",
-                                    d.unit
-                                ),
-                            ));
-                        }
+                        })?;
                         s.push(d);
                     }
                     let input_kpi = Arc::clone(&self.project.kpis[&input.kpi]);
