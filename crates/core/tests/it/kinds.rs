@@ -87,7 +87,8 @@ async fn ratio_divides_filtered_numerator_by_denominator() {
 #[tokio::test]
 async fn derived_with_previous_period_offset() {
     let (_dir, e) = engine().await;
-    // Revenue 60, 90, 60: growth —, (90-60)/60, (60-90)/90. AOV 60/3, 90/2, 60/1.
+    // Revenue 60, 90, 60: growth —, (90-60)/60, (60-90)/90. AOV 60/3, 90/2, 60/1. April
+    // has only last month's revenue: a row, with no growth (as MetricFlow joins inputs).
     let got = rows(&e, &["revenue_growth", "aov"], Some(Grain::Month), &[], A).await;
     assert_eq!(
         got,
@@ -95,6 +96,7 @@ async fn derived_with_previous_period_offset() {
             r(&["2024-01-01", "", "20"]),
             r(&["2024-02-01", "0.5", "45"]),
             r(&["2024-03-01", "-0.3333", "60"]),
+            r(&["2024-04-01", "", ""]),
         ]
     );
 }
@@ -255,13 +257,16 @@ async fn offsets_look_back_from_each_output_period() {
         ..Default::default()
     };
     let got = crate::fixture::query_rows(&e, &q).await;
-    // Rows exist where revenue exists: Feb 2 (40), Feb 15 (50), Mar 1 (60).
-    // A month before: Jan 2 (none), Jan 15 (none), Feb 1 (none) → NULL.
+    // Rows exist where either input has data: revenue on Feb 2 (40), Feb 15 (50), Mar 1
+    // (60), with nothing a month before (Jan 2, Jan 15, Feb 1); and Feb 5 ← Jan 5 (10),
+    // Feb 20 ← Jan 20 (20) with no revenue of their own. Jan 31 maps to no day of February.
     assert_eq!(
         got,
         vec![
             r(&["2024-02-02", "40", ""]),
+            r(&["2024-02-05", "", "10"]),
             r(&["2024-02-15", "50", ""]),
+            r(&["2024-02-20", "", "20"]),
             r(&["2024-03-01", "60", ""])
         ]
     );
@@ -278,28 +283,31 @@ async fn offsets_look_back_from_each_output_period() {
 }
 
 #[tokio::test]
-async fn offsets_that_do_not_fit_the_grain_are_refused() {
+async fn offsets_that_do_not_fit_the_grain_move_rows() {
     let (_dir, e) = engine().await;
+    // A month at week grain: each order's day moves a month, then weeks are summed.
+    // Jan 5 (10) and Jan 10 (tenant b, 1000) → Feb 5 and Feb 10, week of Feb 5; Jan 20 →
+    // Feb 20 (week of Feb 19); Feb 2 → Mar 2 (week of Feb 26); Feb 15 → Mar 15 (week of
+    // Mar 11); Mar 1 → Apr 1. Jan 31 (30) is no day of February minus a month: it drops.
     let q = canary_core::Query {
         kpis: vec!["revenue_month_ago".into()],
         grain: Some(Grain::Week),
         ..Default::default()
     };
-    match e.compute(&q).await {
-        Err(canary_core::CanaryError::Query { message, .. }) => {
-            assert_eq!(
-                message,
-                "KPI `revenue_month_ago` shifts `revenue` by 1 month, which does not move week periods onto week periods"
-            )
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        crate::fixture::query_rows(&e, &q).await,
+        vec![
+            r(&["2024-02-05", "1010"]),
+            r(&["2024-02-19", "20"]),
+            r(&["2024-02-26", "40"]),
+            r(&["2024-03-11", "50"]),
+            r(&["2024-04-01", "60"]),
+        ]
+    );
+    // Without a grain: the moved rows' total, 1210 - 30.
     let q = canary_core::Query {
         kpis: vec!["revenue_month_ago".into()],
         ..Default::default()
     };
-    assert!(matches!(
-        e.compute(&q).await,
-        Err(canary_core::CanaryError::Query { .. })
-    ));
+    assert_eq!(crate::fixture::query_rows(&e, &q).await, vec![r(&["1180"])]);
 }
