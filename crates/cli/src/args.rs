@@ -77,6 +77,11 @@ pub enum Command {
         #[command(subcommand)]
         command: MfCommand,
     },
+    /// Turn another tool's definitions into a native Canary project.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// Show how KPIs are computed: the logical plan, the optimized plan, or SQL.
     Explain {
         #[command(flatten)]
@@ -87,6 +92,23 @@ pub enum Command {
         /// Print SQL (through DataFusion's unparser) instead of a plan.
         #[arg(long)]
         sql: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Write a MetricFlow manifest as a Canary project: a contract per semantic model
+    /// (the columns it uses, typed as the data has them), a KPI per metric (same name).
+    Metricflow {
+        /// A folder of MetricFlow or dbt YAML files, or dbt's semantic_manifest.json.
+        #[arg(value_name = "MANIFEST")]
+        manifest: PathBuf,
+        /// Folder of the tables: `DATA/<table>.parquet` (a file or a folder).
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// The project folder to create (must not exist, or be empty).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
 }
 

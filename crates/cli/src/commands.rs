@@ -10,7 +10,9 @@ use canary_core::{CanaryError, Diagnostic, Engine, Grain, OpenOptions, Query, St
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
-use crate::args::{Cli, ColorChoice, Command, DiagFormat, Format, Layout, ListWhat, MfCommand, MfQueryArgs, QueryArgs};
+use crate::args::{
+    Cli, ColorChoice, Command, DiagFormat, Format, ImportCommand, Layout, ListWhat, MfCommand, MfQueryArgs, QueryArgs,
+};
 use crate::output::{self, Style};
 use crate::progress::Progress;
 use crate::{exit, init, report};
@@ -21,6 +23,9 @@ pub async fn run(cli: Cli, style: &Style) -> u8 {
         Command::Mf {
             command: MfCommand::Query(args),
         } => mf_query(args).await,
+        Command::Import {
+            command: ImportCommand::Metricflow { manifest, data, out },
+        } => import_metricflow(&manifest, &data, &out, style).await,
         command => match project_root(cli.project.as_deref()) {
             Ok(root) => dispatch(command, &root, cli.color).await,
             Err(e) => Err(e),
@@ -66,6 +71,30 @@ fn print_diagnostics(style: &Style, diags: &[Diagnostic], out: &mut dyn Write) {
     }
     let n = diags.len();
     let _ = writeln!(out, "{n} problem{} found", if n == 1 { "" } else { "s" });
+}
+
+async fn import_metricflow(manifest: &Path, data: &Path, out: &Path, style: &Style) -> Result<u8, CanaryError> {
+    let report = canary_core::mf::write_project(manifest, data, out).await?;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "wrote {} with {} contracts and {} KPIs",
+        out.display(),
+        report.products,
+        report.metrics
+    );
+    if !report.skipped.is_empty() {
+        let _ = writeln!(
+            err,
+            "{}: {} metrics not imported (Canary cannot compute them yet):",
+            style.hint("note"),
+            report.skipped.len()
+        );
+        for (metric, why) in &report.skipped {
+            let _ = writeln!(err, "  {metric}: {why}");
+        }
+    }
+    Ok(exit::OK)
 }
 
 async fn mf_query(args: MfQueryArgs) -> Result<u8, CanaryError> {
@@ -143,7 +172,7 @@ fn project_root(explicit: Option<&Path>) -> Result<PathBuf, CanaryError> {
 
 async fn dispatch(command: Command, root: &Path, color: ColorChoice) -> Result<u8, CanaryError> {
     match command {
-        Command::Init { .. } | Command::Mf { .. } => Ok(exit::OK),
+        Command::Init { .. } | Command::Mf { .. } | Command::Import { .. } => Ok(exit::OK),
         Command::Validate { files, format } => validate(root, &files, format, &Style::for_stdout(color)).await,
         Command::List { what, format } => {
             let engine = open(root).await?;

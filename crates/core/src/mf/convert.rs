@@ -28,8 +28,10 @@ pub struct Imported {
     pub measure_models: BTreeMap<String, String>,
 }
 
-/// Where the table a semantic model reads lives: `DATA/alias.parquet` (a file or a folder).
+/// Where the table a semantic model reads lives: `DATA/alias.parquet` (a file or a folder),
+/// as an absolute path (specs resolve relative locations against their project folder).
 pub fn table_location(data: &Path, model: &SemanticModel) -> PathBuf {
+    let data = std::path::absolute(data).unwrap_or_else(|_| data.to_path_buf());
     data.join(format!("{}.parquet", model.node_relation.alias))
 }
 

@@ -2,6 +2,7 @@
 //! them into Canary's validated model, and answer MetricFlow-style queries.
 
 mod convert;
+mod export;
 mod filter;
 mod load;
 mod manifest;
@@ -9,8 +10,9 @@ mod names;
 mod query;
 
 pub use convert::{Imported, import, table_location};
+pub use export::{ImportReport, to_yaml, write_project};
 pub use filter::render as render_filter;
 pub use load::load_manifest;
 pub use manifest::Manifest;
 pub use names::{MfName, Resolved, resolve};
-pub use query::{MfProject, MfQuery, run_query};
+pub use query::{MfProject, MfQuery, run_query, validate_imported};

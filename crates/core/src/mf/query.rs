@@ -73,47 +73,7 @@ impl MfProject {
     pub async fn open(manifest: &Path, data: &Path) -> Result<MfProject> {
         let parsed = load_manifest(manifest)?;
         let mut imported = import(&parsed, data)?;
-        // Validate as Canary specs; a metric Canary refuses is set aside with the reason,
-        // so the others stay usable.
-        let (project, origins) = loop {
-            let spec = Located::detached(
-                ProjectSpec {
-                    project: "metricflow".into(),
-                    version: None,
-                    owner: None,
-                    description: None,
-                    products: Vec::new(),
-                    kpis: Vec::new(),
-                    require_tenant: false,
-                    settings: SettingsSpec::default(),
-                },
-                "semantic_manifest",
-            );
-            let products: Vec<Located<ProductSpec>> = imported
-                .products
-                .iter()
-                .map(|p| Located::detached(p.clone(), &format!("semantic_models/{}", p.product)))
-                .collect();
-            let kpis: Vec<Located<KpiSpec>> = imported
-                .kpis
-                .iter()
-                .map(|k| Located::detached(k.clone(), &format!("metrics/{}", k.id)))
-                .collect();
-            let result = validate_specs(
-                data,
-                &spec,
-                None,
-                Default::default(),
-                Vec::new(),
-                products,
-                kpis,
-                Vec::new(),
-            );
-            match result {
-                Ok(ok) => break ok,
-                Err(diags) => set_aside(&mut imported, diags)?,
-            }
-        };
+        let (project, origins) = validate_imported(&mut imported, data)?;
         let engine = Engine::from_project(project, origins, &StorageOptions::default()).await?;
         Ok(MfProject {
             manifest: parsed,
@@ -473,8 +433,18 @@ impl MfProject {
         false
     }
 
+    /// Whether the manifest has a day (or finer) time spine with its table in the data folder.
+    pub(crate) fn has_day_spine(&self) -> bool {
+        self.manifest.time_spines().iter().any(|s| {
+            s.grain.parse::<Grain>().is_ok_and(|g| g <= Grain::Day)
+                && self.data.join(format!("{}.parquet", s.alias)).exists()
+        })
+    }
+
     /// The first and last day of the day time spine.
-    async fn spine_bounds(&self) -> Result<Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>> {
+    pub(crate) async fn spine_bounds(
+        &self,
+    ) -> Result<Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>> {
         use datafusion::arrow::array::{Array, AsArray};
         use datafusion::arrow::datatypes::TimestampMicrosecondType;
         let (spine, column) = self.spine(Grain::Day).await?;
@@ -716,6 +686,56 @@ fn push_unique(v: &mut Vec<String>, s: &str) {
     if !v.iter().any(|x| x == s) {
         v.push(s.to_owned());
     }
+}
+
+/// Validate imported specs as Canary's own; a metric Canary refuses is set aside (into
+/// `imported.unsupported`, with the reason) so the others stay usable.
+pub fn validate_imported(
+    imported: &mut Imported,
+    data: &Path,
+) -> Result<(crate::model::Project, crate::validate::Origins)> {
+    // Validate as Canary specs; a metric Canary refuses is set aside with the reason,
+    // so the others stay usable.
+    let (project, origins) = loop {
+        let spec = Located::detached(
+            ProjectSpec {
+                project: "metricflow".into(),
+                version: None,
+                owner: None,
+                description: None,
+                products: Vec::new(),
+                kpis: Vec::new(),
+                require_tenant: false,
+                settings: SettingsSpec::default(),
+            },
+            "semantic_manifest",
+        );
+        let products: Vec<Located<ProductSpec>> = imported
+            .products
+            .iter()
+            .map(|p| Located::detached(p.clone(), &format!("semantic_models/{}", p.product)))
+            .collect();
+        let kpis: Vec<Located<KpiSpec>> = imported
+            .kpis
+            .iter()
+            .map(|k| Located::detached(k.clone(), &format!("metrics/{}", k.id)))
+            .collect();
+        let result = validate_specs(
+            data,
+            &spec,
+            None,
+            Default::default(),
+            Vec::new(),
+            products,
+            kpis,
+            Vec::new(),
+        );
+        match result {
+            Ok(ok) => break ok,
+            Err(diags) => set_aside(imported, diags)?,
+        }
+    };
+    Ok((project, origins))
 }
 
 /// Set aside the metrics that Canary's validation refused; refuse the whole manifest if a

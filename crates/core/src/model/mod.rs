@@ -44,6 +44,8 @@ pub struct Settings {
     pub memory_limit: Option<usize>,
     pub spill_dir: Option<PathBuf>,
     pub target_partitions: Option<usize>,
+    /// Start of the first and of the last day of the calendar.
+    pub calendar: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
 }
 
 /// A validated data-product contract.

@@ -42,6 +42,15 @@ enum FrameKey {
     },
 }
 
+/// How [`Planner::rows_deferring`] treats time.
+#[derive(Debug, Clone, Copy)]
+struct RowOptions {
+    /// Return the `--where` parts on metric_time alone instead of applying them.
+    defer_time: bool,
+    /// Move rows by the shifts (rather than periods after aggregating).
+    row_shift: bool,
+}
+
 fn split_conjunction_owned(e: Expr) -> Vec<Expr> {
     datafusion::logical_expr::utils::split_conjunction_owned(e)
 }
@@ -214,7 +223,17 @@ impl Planner<'_> {
             Option<chrono::DateTime<chrono::Utc>>,
         )>,
     ) -> Result<(LogicalPlanBuilder, Option<Expr>, Vec<(String, Expr)>)> {
-        let (b, period, dims, _) = self.rows_deferring(product, measure, shifts, extra, range, false, false)?;
+        let (b, period, dims, _) = self.rows_deferring(
+            product,
+            measure,
+            shifts,
+            extra,
+            range,
+            RowOptions {
+                defer_time: false,
+                row_shift: false,
+            },
+        )?;
         Ok((b, period, dims))
     }
 
@@ -242,9 +261,9 @@ impl Planner<'_> {
             Option<chrono::DateTime<chrono::Utc>>,
             Option<chrono::DateTime<chrono::Utc>>,
         )>,
-        defer_time: bool,
-        row_shift: bool,
+        opts: RowOptions,
     ) -> Result<(LogicalPlanBuilder, Option<Expr>, Vec<(String, Expr)>, Option<Expr>)> {
+        let RowOptions { defer_time, row_shift } = opts;
         let wants_time = |s: &str| s.contains(super::planner::METRIC_TIME);
         let row_shift = row_shift && !shifts.is_empty();
         let need_time = self.query.grain.is_some()
@@ -490,8 +509,17 @@ impl Planner<'_> {
         let row_shift = self.shifts_rows(shifts);
         // Shifted periods: filters on metric_time alone select output periods.
         let defer = !shifts.is_empty() && !row_shift && self.query.grain.is_some();
-        let (mut b, period, dims, deferred) =
-            self.rows_deferring(product, &first, shifts, &filters, None, defer, row_shift)?;
+        let (mut b, period, dims, deferred) = self.rows_deferring(
+            product,
+            &first,
+            shifts,
+            &filters,
+            None,
+            RowOptions {
+                defer_time: defer,
+                row_shift,
+            },
+        )?;
         if filters.len() == leaves.len()
             && let Some(any) = filters.iter().cloned().reduce(Expr::or)
         {
@@ -540,8 +568,17 @@ impl Planner<'_> {
             .expr);
         let extra: Vec<Expr> = filter.iter().cloned().chain([snapshot.clone()]).collect();
         let row_shift = self.shifts_rows(&key.shifts);
-        let (mut b, period, dims, _) =
-            self.rows_deferring(product, &key.input.measure, &key.shifts, &extra, None, false, row_shift)?;
+        let (mut b, period, dims, _) = self.rows_deferring(
+            product,
+            &key.input.measure,
+            &key.shifts,
+            &extra,
+            None,
+            RowOptions {
+                defer_time: false,
+                row_shift,
+            },
+        )?;
         if let Some(f) = filter {
             b = b.filter(f).map_err(pe)?;
         }
@@ -737,11 +774,11 @@ impl Planner<'_> {
             }
         };
         // A calendar (a time spine table) bounds the days, not only the periods.
-        let (from, to) = match (self.query.calendar, self.from, self.to) {
+        let (from, to) = match (self.calendar(), self.from, self.to) {
             (Some((lo, _)), None, _) if lo > from => (bucket.truncate(lo), to),
             _ => (from, to),
         };
-        let to = match (self.query.calendar, self.to) {
+        let to = match (self.calendar(), self.to) {
             (Some((_, hi)), None) => to.min(bucket.add(bucket.truncate(hi), 1)),
             _ => to,
         };
@@ -778,8 +815,17 @@ impl Planner<'_> {
             measures.push((i, measure, value, filter));
         }
         let time = self.time_expr(product, &first)?;
-        let (b, _, _, deferred) =
-            self.rows_deferring(product, &first, shifts, &filters, Some((data_lo, data_hi)), true, false)?;
+        let (b, _, _, deferred) = self.rows_deferring(
+            product,
+            &first,
+            shifts,
+            &filters,
+            Some((data_lo, data_hi)),
+            RowOptions {
+                defer_time: true,
+                row_shift: false,
+            },
+        )?;
         let all_dims = self.dimensions_with(product, &first, Some(&ident(PERIOD_COLUMN)))?;
         let row_dims: Vec<(String, Expr)> = all_dims
             .iter()

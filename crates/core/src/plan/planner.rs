@@ -231,11 +231,16 @@ impl<'a> Planner<'a> {
         Ok(PlannedQuery { plan, columns })
     }
 
+    /// The calendar of the query, else of the project.
+    pub(super) fn calendar(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        self.query.calendar.or(self.project.settings.calendar)
+    }
+
     /// Whether a time spine over a concrete range is needed and the query does not give one.
     pub fn needs_bounds(&self) -> bool {
         self.query.grain.is_some()
             && (self.from.is_none() || self.to.is_none())
-            && self.query.calendar.is_none()
+            && self.calendar().is_none()
             && (self.every_period
                 || self
                     .leaves
@@ -283,7 +288,7 @@ impl<'a> Planner<'a> {
     pub fn plan(mut self, bounds: Option<(DateTime<Utc>, DateTime<Utc>)>) -> Result<PlannedQuery> {
         if let Some(g) = self.query.grain {
             // `hi` is the last instant with data: the spine runs through its period.
-            let calendar = self.query.calendar.or(bounds);
+            let calendar = self.calendar().or(bounds);
             let lo = self.from.or(calendar.map(|(lo, _)| g.truncate(lo)));
             let hi = self.to.or(calendar.map(|(_, hi)| g.add(g.truncate(hi), 1)));
             self.spine_range = lo.zip(hi);

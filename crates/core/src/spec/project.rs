@@ -49,4 +49,18 @@ pub struct SettingsSpec {
     /// Number of partitions DataFusion plans with (default: the number of cores).
     #[serde(default)]
     pub target_partitions: Option<usize>,
+    /// The calendar: the days cumulative and `every_period` KPIs cover when a query gives no
+    /// range (default: the data's first to last period), e.g. a time spine's range.
+    #[serde(default)]
+    pub calendar: Option<CalendarSpec>,
+}
+
+/// A range of days, both ends included.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarSpec {
+    /// First day, `YYYY-MM-DD`.
+    pub from: String,
+    /// Last day, `YYYY-MM-DD`.
+    pub to: String,
 }

@@ -269,10 +269,34 @@ fn settings(spec: &Located<ProjectSpec>, root: &Path, diags: &mut Vec<Diagnostic
             None
         }
     });
+    let calendar = s.calendar.as_ref().and_then(|c| {
+        let day = |v: &str, key: &str, diags: &mut Vec<Diagnostic>| match crate::model::parse_instant(v) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                diags.push(Diagnostic::new(
+                    Code::InvalidValue,
+                    spec.at(&format!("settings.calendar.{key}")),
+                    e,
+                ));
+                None
+            }
+        };
+        let (from, to) = (day(&c.from, "from", diags)?, day(&c.to, "to", diags)?);
+        if from > to {
+            diags.push(Diagnostic::new(
+                Code::InvalidValue,
+                spec.at("settings.calendar.to"),
+                format!("the calendar ends ({}) before it starts ({})", c.to, c.from),
+            ));
+            return None;
+        }
+        Some((from, to))
+    });
     Settings {
         memory_limit,
         spill_dir: s.spill_dir.as_ref().map(|d| root.join(d)),
         target_partitions: s.target_partitions,
+        calendar,
     }
 }
 
