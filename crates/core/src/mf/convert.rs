@@ -187,6 +187,7 @@ fn product(model: &SemanticModel, data: &Path) -> std::result::Result<ProductSpe
             } else {
                 None
             },
+            partition: d.is_partition,
             description: d.description.clone(),
         });
     }
@@ -216,6 +217,7 @@ fn product(model: &SemanticModel, data: &Path) -> std::result::Result<ProductSpe
                 kind: DimensionKind::Categorical,
                 expr: Some(expr),
                 granularity: None,
+                partition: false,
                 description: None,
             });
         }

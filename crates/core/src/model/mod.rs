@@ -96,6 +96,8 @@ pub struct Dimension {
     /// SQL over the product's columns.
     pub expr: String,
     pub granularity: Option<Grain>,
+    /// A partition key: joins also match on partition dimensions of the same name.
+    pub partition: bool,
     pub description: Option<String>,
 }
 

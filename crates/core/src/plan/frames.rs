@@ -147,6 +147,7 @@ impl Planner<'_> {
                 (None, _) => b,
                 (Some(left), Some(join)) => {
                     let parent = &scope.members[join.parent].qualifier;
+                    let partitions = self.partition_match(&scope, member, join.parent);
                     left.join(
                         b.build().map_err(pe)?,
                         JoinType::Left,
@@ -160,7 +161,7 @@ impl Planner<'_> {
                                 join.right_column.as_str(),
                             )],
                         ),
-                        None,
+                        partitions,
                     )
                     .map_err(pe)?
                 }
@@ -168,6 +169,35 @@ impl Planner<'_> {
             });
         }
         plan.ok_or_else(|| CanaryError::internal("empty scope"))
+    }
+
+    /// Equality of the partition dimensions `member` shares (by name) with its nearest
+    /// ancestor in the scope that has them.
+    fn partition_match(
+        &self,
+        scope: &crate::model::Scope,
+        member: &crate::model::Member,
+        parent: usize,
+    ) -> Option<Expr> {
+        let plain = |e: &str| e.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let product = &self.project.products[&member.product];
+        let mut all = Vec::new();
+        for (name, dim) in product.dimensions.iter().filter(|(_, d)| d.partition && plain(&d.expr)) {
+            let mut at = Some(parent);
+            while let Some(i) = at {
+                let ancestor = &scope.members[i];
+                let theirs = self.project.products[&ancestor.product]
+                    .dimensions
+                    .get(name)
+                    .filter(|d| d.partition && plain(&d.expr));
+                if let Some(d) = theirs {
+                    all.push(column(&ancestor.qualifier, &d.expr).eq(column(&member.qualifier, &dim.expr)));
+                    break;
+                }
+                at = ancestor.join.as_ref().map(|j| j.parent);
+            }
+        }
+        conjunction(all)
     }
 
     /// The UTC time expression a measure aggregates over, checked against the grain.

@@ -118,9 +118,14 @@ pub struct DimensionSpec {
     /// SQL expression over the product's columns (default: the column of the same name).
     #[serde(default)]
     pub expr: Option<String>,
-    /// Finest granularity of a time dimension: `hour`, `day`, `week`, `month`, `quarter`, `year`.
+    /// Finest granularity of a time dimension: `millisecond` … `year`.
     #[serde(default)]
     pub granularity: Option<String>,
+    /// A partition key (e.g. the load date): a join to a product with a partition dimension
+    /// of the same name also matches on it (MetricFlow's `is_partition`). Its `expr` must be
+    /// a column.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partition: bool,
     #[serde(default)]
     pub description: Option<String>,
 }

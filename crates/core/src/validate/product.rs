@@ -251,6 +251,7 @@ pub(super) fn validate_product(
                 kind: d.kind,
                 expr,
                 granularity,
+                partition: d.partition,
                 description: d.description.clone(),
             },
         );
