@@ -32,9 +32,9 @@ Semantics (the contract the engine is checked against):
   output when at least one row of the product falls in its window.
 * conversion: opportunities = the base measure over the base rows (base filter applied)
   by the base row's period and dims. Each conversion row (conversion filter applied) is
-  matched to the latest base row of the same entity with base_t <= conv_t <= base_t +
+  matched to the latest base row of the same entity with base_t <= conv_t < base_t +
   window; conversions = the conversion measure over the matched rows, grouped by the
-  matched base row's period and dims. rate = coalesce(conversions, 0) / NULLIF(opportunities, 0).
+  matched base row's period and dims (NULL where none). rate = conversions / NULLIF(opportunities, 0).
   Output rows: the groups with opportunities.
 * semi-additive (last/first): within each (period, dims, per-entities) group keep the rows
   whose snapshot time is the group's max (last) or min (first), then aggregate.
@@ -446,7 +446,7 @@ def conversion_frames(k: Conversion, grain: str, by: list[str], tenant: str | No
             JOIN base AS b
               ON c.entity = b.entity
              AND c.conv_t >= b.base_t
-             AND c.conv_t <= b.base_t + INTERVAL '{k.window_days} days'
+             AND c.conv_t < b.base_t + INTERVAL '{k.window_days} days'
         ),
         opportunities AS (
             SELECT {group}, {agg_sql(M(k.base.product, k.base.agg, None if k.base.agg == "count" else "v"))} AS value
@@ -553,7 +553,7 @@ class _Eval:
             opp, hits = pair
 
             def conv(rows):
-                h = lookup(hits)(rows).fillna(0.0)
+                h = lookup(hits)(rows)
                 return h / nullif0(lookup(opp)(rows)) if k.rate else h
             return conv
         if isinstance(k, Derived):

@@ -356,6 +356,94 @@ fn joins_time_spine(metric: &Metric) -> bool {
     on_measure || metric.type_params.join_to_timespine == Some(true)
 }
 
+/// A conversion metric's parameters as Canary's conversion spec.
+fn conversion_spec(
+    manifest: &Manifest,
+    measure_models: &BTreeMap<String, String>,
+    metric: &Metric,
+    params: &serde_json::Value,
+) -> std::result::Result<crate::spec::ConversionSpec, String> {
+    let measure = |key: &str, extra: &[String]| -> std::result::Result<crate::spec::MeasureRef, String> {
+        let v = params
+            .get(key)
+            .ok_or_else(|| format!("a conversion metric needs `{key}`"))?;
+        let input: MeasureInput = serde_json::from_value(v.clone()).map_err(|e| format!("cannot read `{key}`: {e}"))?;
+        if let MeasureInput::Object {
+            join_to_timespine: Some(true),
+            ..
+        } = &input
+        {
+            return Err(format!("`join_to_timespine` on `{key}` is not supported yet"));
+        }
+        let model = measure_models
+            .get(input.name())
+            .ok_or_else(|| format!("unknown measure `{}`", input.name()))?;
+        let mut templates: Vec<String> = extra.to_vec();
+        if let MeasureInput::Object { filter: Some(f), .. } = &input {
+            templates.extend(f.templates());
+        }
+        let rendered = templates
+            .iter()
+            .map(|t| filter::render(manifest, model, t).map_err(|e| e.to_string()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(crate::spec::MeasureRef {
+            measure: format!("{model}.{}", input.name()),
+            filter: and_all(rendered),
+        })
+    };
+    // The metric's own filter selects base events.
+    let outer: Vec<String> = metric.filter.iter().flat_map(|f| f.templates()).collect();
+    let base = measure("base_measure", &outer)?;
+    let conversion = measure("conversion_measure", &[])?;
+    let text = |key: &str| params.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+    let entity = text("entity").ok_or("a conversion metric needs `entity`")?;
+    let window = match params.get("window").filter(|v| !v.is_null()) {
+        Some(v) => Some(
+            serde_json::from_value::<super::manifest::Window>(v.clone())
+                .map_err(|e| format!("cannot read the window `{v}`: {e}"))?
+                .as_text(),
+        ),
+        None => None,
+    };
+    let calculation = match text("calculation").as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("conversion_rate") => crate::spec::ConversionCalculation::ConversionRate,
+        Some("conversions") => crate::spec::ConversionCalculation::Conversions,
+        Some(other) => return Err(format!("conversion calculation `{other}` is not supported")),
+    };
+    let constant_properties = params
+        .get("constant_properties")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let get = |k: &str| p.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+            match (get("base_property"), get("conversion_property")) {
+                (Some(base), Some(conversion)) => Ok(crate::spec::ConstantProperty { base, conversion }),
+                _ => Err(format!("cannot read the constant property `{p}`")),
+            }
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    Ok(crate::spec::ConversionSpec {
+        base,
+        conversion,
+        entity,
+        window,
+        calculation,
+        constant_properties,
+    })
+}
+
+/// A JSON number or numeric string as SQL.
+fn number(v: &serde_json::Value) -> std::result::Result<String, String> {
+    if v.is_number() {
+        return Ok(v.to_string());
+    }
+    match v.as_str().map(str::trim) {
+        Some(t) if t.parse::<f64>().is_ok() => Ok(t.to_owned()),
+        _ => Err(format!("`fill_nulls_with: {v}` is not a number")),
+    }
+}
+
 /// A simple metric's `fill_nulls_with`, as a SQL number.
 fn fill_nulls_with(metric: &Metric) -> std::result::Result<Option<String>, String> {
     let value = match &metric.type_params.measure {
@@ -569,7 +657,47 @@ fn kpis(
                 }
             }
         }
-        "conversion" => return Err("conversion metrics are not supported yet".into()),
+        "conversion" => {
+            let params = metric
+                .type_params
+                .conversion_type_params
+                .as_ref()
+                .ok_or("a conversion metric needs `conversion_type_params`")?;
+            let conversion = conversion_spec(manifest, measure_models, metric, params)?;
+            let calculation = conversion.calculation;
+            // `fill_nulls_with` on the conversion measure: the count where there is none.
+            let fill = params
+                .get("conversion_measure")
+                .and_then(|m| m.get("fill_nulls_with"))
+                .filter(|v| !v.is_null());
+            let base_fill = params
+                .get("base_measure")
+                .and_then(|m| m.get("fill_nulls_with"))
+                .filter(|v| !v.is_null());
+            match (fill, calculation) {
+                (None, _) if base_fill.is_none() => {
+                    let mut k = kpi(&metric.name, KpiType::Conversion);
+                    k.conversion = Some(conversion);
+                    k
+                }
+                (Some(v), crate::spec::ConversionCalculation::Conversions) if base_fill.is_none() => {
+                    let fill = number(v)?;
+                    let id = format!("{}__input_0", metric.name);
+                    let mut inner = kpi(&id, KpiType::Conversion);
+                    inner.conversion = Some(conversion);
+                    out.push(inner);
+                    let mut k = kpi(&metric.name, KpiType::Derived);
+                    k.expr = Some(format!("coalesce(value, {fill})"));
+                    k.inputs = vec![DerivedInput {
+                        kpi: id,
+                        alias: Some("value".into()),
+                        offset: None,
+                    }];
+                    k
+                }
+                _ => return Err("`fill_nulls_with` on the measures of a conversion rate is not supported yet".into()),
+            }
+        }
         other => return Err(format!("metric type `{other}` is not supported")),
     };
     k.description = metric.description.clone();

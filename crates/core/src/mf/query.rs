@@ -86,7 +86,12 @@ impl MfProject {
     /// The semantic model a metric's values come from (its first measure's).
     fn root_model(&self, metric: &str) -> Option<String> {
         let kpi = self.imported.kpis.iter().find(|k| k.id == metric)?;
-        match (&kpi.measure, kpi.inputs.first()) {
+        let measure = kpi
+            .measure
+            .as_ref()
+            .or(kpi.conversion.as_ref().map(|c| &c.base.measure))
+            .or(kpi.numerator.as_ref().map(|n| &n.measure));
+        match (measure, kpi.inputs.first()) {
             (Some(m), _) => m.split_once('.').map(|(p, _)| p.to_owned()),
             (None, Some(i)) => self.root_model(&i.kpi),
             (None, None) => None,

@@ -176,8 +176,11 @@ pub enum KpiBody {
         base: MeasureInput,
         conversion: MeasureInput,
         entity: String,
-        window: CalendarDuration,
+        /// `None`: any time after the base event.
+        window: Option<CalendarDuration>,
         calculation: ConversionCalculation,
+        /// (base dimension, conversion dimension) pairs that must be equal.
+        constant_properties: Vec<(String, String)>,
     },
 }
 

@@ -933,13 +933,29 @@ impl Planner<'_> {
         })
     }
 
-    /// Base events of a conversion KPI within `range`: keys, entity `_e`, time `_bt`, value `_bv`.
-    #[allow(clippy::type_complexity)]
+    /// A dimension (or column) in a product's scope, for a conversion's constant property.
+    fn property(&mut self, product: &str, name: &str, kpi: &str) -> Result<Expr> {
+        let project = self.project;
+        let scope = self.scope(product)?;
+        match scope.dimension(project, name) {
+            Ok(d) => Ok(d.expr),
+            Err(_) => scope.parse(name).map_err(|e| {
+                CanaryError::query(format!(
+                    "KPI `{kpi}`: the constant property `{name}` is not a dimension or column of `{product}`: {e}"
+                ))
+            }),
+        }
+    }
+
+    /// Base events of a conversion KPI within `range`: keys, entity `_e`, time `_bt`, value
+    /// `_bv`, constant properties `_p0`, `_p1`, ….
+    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
     fn conversion_base_rows(
         &mut self,
         base: &crate::model::MeasureInput,
         base_leaf: usize,
         entity: &str,
+        properties: &[Expr],
         shifts: &[CalendarDuration],
         range: (
             Option<chrono::DateTime<chrono::Utc>>,
@@ -951,7 +967,12 @@ impl Planner<'_> {
         let base_value = self.measure_value(&base.product, &base_measure)?;
         let base_filter = self.leaf_filter(&base.product, base_leaf)?;
         let base_time = self.time_expr(&base.product, &base.measure)?;
-        let extra: Vec<Expr> = base_filter.iter().cloned().chain([base_time.clone()]).collect();
+        let extra: Vec<Expr> = base_filter
+            .iter()
+            .cloned()
+            .chain([base_time.clone()])
+            .chain(properties.iter().cloned())
+            .collect();
         let (mut b, period, dims) = self.rows(&base.product, &base.measure, shifts, &extra, Some(range))?;
         if let Some(f) = base_filter {
             b = b.filter(f).map_err(pe)?;
@@ -960,6 +981,9 @@ impl Planner<'_> {
         projection.push(column(&base.product, &bp.entities[entity].column).alias("_e"));
         projection.push(base_time.alias("_bt"));
         projection.push(base_value.alias("_bv"));
+        for (i, p) in properties.iter().enumerate() {
+            projection.push(p.clone().alias(format!("_p{i}")));
+        }
         Ok((b.project(projection).map_err(pe)?.build().map_err(pe)?, period))
     }
 
@@ -970,11 +994,18 @@ impl Planner<'_> {
             conversion,
             entity,
             window,
+            constant_properties,
             ..
         } = &k.body
         else {
             return Err(CanaryError::internal("conversion frame for another kind of KPI"));
         };
+        let mut base_props = Vec::new();
+        let mut conv_props = Vec::new();
+        for (b, c) in constant_properties {
+            base_props.push(self.property(&base.product, b, kpi)?);
+            conv_props.push(self.property(&conversion.product, c, kpi)?);
+        }
         let find = |planner: &Self, hits: bool| {
             leaves
                 .iter()
@@ -992,15 +1023,24 @@ impl Planner<'_> {
         // Base events: the KPI's rows, grouped by the query's period and dimensions.
         let range_lo = self.from.map(|t| unshift(t, shifts));
         let range_hi = self.to.map(|t| unshift(t, shifts));
-        let (base_rows, period) = self.conversion_base_rows(base, base_leaf, entity, shifts, (range_lo, range_hi))?;
+        let (base_rows, period) =
+            self.conversion_base_rows(base, base_leaf, entity, &base_props, shifts, (range_lo, range_hi))?;
         // Base events that may claim a conversion: also those up to one window after the
         // range, so a conversion goes to the latest base event even when that one falls
         // after the range (it is then dropped, not given to an earlier event).
-        let (candidates, _) = match range_hi {
-            Some(hi) => {
-                self.conversion_base_rows(base, base_leaf, entity, shifts, (range_lo, Some(window.add_to(hi))))?
+        let (candidates, _) = match (range_hi, window) {
+            (Some(hi), Some(w)) => self.conversion_base_rows(
+                base,
+                base_leaf,
+                entity,
+                &base_props,
+                shifts,
+                (range_lo, Some(w.add_to(hi))),
+            )?,
+            (Some(_), None) => {
+                self.conversion_base_rows(base, base_leaf, entity, &base_props, shifts, (range_lo, None))?
             }
-            None => (base_rows.clone(), None),
+            (None, _) => (base_rows.clone(), None),
         };
         let keys: Vec<Expr> = period
             .iter()
@@ -1026,7 +1066,11 @@ impl Planner<'_> {
         let conv_filter = self.leaf_filter(&conversion.product, hits_leaf)?;
         let conv_time = self.time_expr(&conversion.product, &conversion.measure)?;
         let mut needed = BTreeSet::new();
-        for e in conv_filter.iter().chain([&conv_time, &conv_value]) {
+        for e in conv_filter
+            .iter()
+            .chain([&conv_time, &conv_value])
+            .chain(conv_props.iter())
+        {
             needed.extend(ScopeSchema::qualifiers(e));
         }
         let mut c = self.scan(&conversion.product, &needed)?;
@@ -1036,26 +1080,35 @@ impl Planner<'_> {
         if let Some(lo) = range_lo {
             c = c.filter(conv_time.clone().gt_eq(ts_lit(lo))).map_err(pe)?;
         }
-        if let Some(hi) = range_hi {
+        if let (Some(hi), Some(w)) = (range_hi, window) {
             // Through the end of the window of the last candidate base event.
             c = c
-                .filter(conv_time.clone().lt_eq(ts_lit(window.add_to(window.add_to(hi)))))
+                .filter(conv_time.clone().lt(ts_lit(w.add_to(w.add_to(hi)))))
                 .map_err(pe)?;
         }
+        let mut conv_columns = vec![
+            column(&conversion.product, &cp.entities[entity].column).alias("_ce"),
+            conv_time.alias("_ct"),
+            conv_value.alias("_cv"),
+        ];
+        for (i, p) in conv_props.iter().enumerate() {
+            conv_columns.push(p.clone().alias(format!("_cp{i}")));
+        }
         let c = c
-            .project(vec![
-                column(&conversion.product, &cp.entities[entity].column).alias("_ce"),
-                conv_time.alias("_ct"),
-                conv_value.alias("_cv"),
-            ])
+            .project(conv_columns)
             .map_err(pe)?
             .window(vec![row_number().alias("_cid")])
             .map_err(pe)?
             .build()
             .map_err(pe)?;
-        let within = ident("_ct")
-            .gt_eq(ident("_bt"))
-            .and(ident("_ct").lt_eq(super::time::shift_expr(ident("_bt"), &[*window])));
+        // A conversion at or after the base event and less than the window after it.
+        let mut within = ident("_ct").gt_eq(ident("_bt"));
+        if let Some(w) = window {
+            within = within.and(ident("_ct").lt(super::time::shift_expr(ident("_bt"), &[*w])));
+        }
+        for i in 0..conv_props.len() {
+            within = within.and(ident(format!("_p{i}")).eq(ident(format!("_cp{i}"))));
+        }
         // Ties between base events at the same time settle by their keys, the same every run.
         let mut order = vec![ident("_bt").sort(false, true)];
         order.extend(period.iter().map(|_| ident(PERIOD_COLUMN).sort(true, false)));

@@ -418,13 +418,11 @@ impl<'a> Planner<'a> {
             } => {
                 let b = self.leaf(base.into(), shifts, LeafKind::ConversionBase(kpi.id.clone()));
                 let h = self.leaf(conversion.into(), shifts, LeafKind::ConversionHits(kpi.id.clone()));
-                // No conversion among existing base events is 0; no base events is NULL.
-                let hits = datafusion::prelude::coalesce(vec![h, lit(0i64)]);
+                // A group without conversions has none (NULL), as in MetricFlow; a derived
+                // KPI `coalesce(k, 0)` reports 0 instead.
                 match calculation {
-                    ConversionCalculation::ConversionRate => float(hits) / nullif(float(b), lit(0.0)),
-                    ConversionCalculation::Conversions => datafusion::logical_expr::when(b.is_not_null(), hits)
-                        .end()
-                        .map_err(CanaryError::plan)?,
+                    ConversionCalculation::ConversionRate => float(h) / nullif(float(b), lit(0.0)),
+                    ConversionCalculation::Conversions => h,
                 }
             }
             KpiBody::Derived { expr, inputs } => {

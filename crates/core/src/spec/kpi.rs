@@ -120,10 +120,25 @@ pub struct ConversionSpec {
     pub conversion: MeasureRef,
     /// Entity that links a conversion to its base event (e.g. `customer`).
     pub entity: String,
-    /// How long after a base event a conversion counts, e.g. `7 days`.
-    pub window: String,
+    /// How long after a base event a conversion counts, e.g. `7 days` (a conversion less
+    /// than that after it). Omitted: any time after it.
+    #[serde(default)]
+    pub window: Option<String>,
     #[serde(default)]
     pub calculation: ConversionCalculation,
+    /// Properties a conversion must share with its base event (e.g. the same session).
+    #[serde(default)]
+    pub constant_properties: Vec<ConstantProperty>,
+}
+
+/// A dimension of the base product that must equal one of the conversion product.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConstantProperty {
+    /// Dimension (or column) in the base measure's product scope.
+    pub base: String,
+    /// Dimension (or column) in the conversion measure's product scope.
+    pub conversion: String,
 }
 
 /// A KPI.

@@ -9,8 +9,8 @@ mod product;
 mod project;
 
 pub use kpi::{
-    ConversionCalculation, ConversionSpec, CumulativeSpec, DerivedInput, Direction, KpiFile, KpiSpec, KpiType,
-    MeasureRef, PeriodAgg, Thresholds,
+    ConstantProperty, ConversionCalculation, ConversionSpec, CumulativeSpec, DerivedInput, Direction, KpiFile, KpiSpec,
+    KpiType, MeasureRef, PeriodAgg, Thresholds,
 };
 pub use load::{Located, SourceFile, SpanIndex, load_yaml};
 pub use product::{

@@ -125,8 +125,11 @@ pub(super) fn validate_kpi(
         KpiType::Conversion => k.conversion.as_ref().and_then(|c| {
             let base = measure_ref(project, spec, "conversion.base", &c.base, diags);
             let conv = measure_ref(project, spec, "conversion.conversion", &c.conversion, diags);
-            let window = parse_duration(&c.window, spec.at("conversion.window"), diags);
-            let (base, conversion, window) = (base?, conv?, window?);
+            let window = match &c.window {
+                Some(w) => Some(parse_duration(w, spec.at("conversion.window"), diags)?),
+                None => None,
+            };
+            let (base, conversion) = (base?, conv?);
             require_time(
                 project,
                 &base,
@@ -161,6 +164,11 @@ pub(super) fn validate_kpi(
                 entity: c.entity.clone(),
                 window,
                 calculation: c.calculation,
+                constant_properties: c
+                    .constant_properties
+                    .iter()
+                    .map(|p| (p.base.clone(), p.conversion.clone()))
+                    .collect(),
             })
         }),
     };
