@@ -157,13 +157,22 @@ fn product(model: &SemanticModel, data: &Path) -> std::result::Result<ProductSpe
         .collect();
     let mut entities = Vec::new();
     let mut dimensions = Vec::new();
+    // SCD type 2: the dimensions flagged `is_start` / `is_end` bound each row's validity.
+    let validity_flag = |flag: &str| {
+        model.dimensions.iter().find_map(|d| {
+            let v = d.type_params.as_ref()?.validity_params.as_ref()?;
+            let on = v.get(flag).is_some_and(|x| {
+                x.as_bool() == Some(true) || x.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true"))
+            });
+            on.then(|| d.name.clone())
+        })
+    };
+    let validity = match (validity_flag("is_start"), validity_flag("is_end")) {
+        (Some(start), Some(end)) => Some(crate::spec::ValiditySpec { start, end }),
+        (None, None) => None,
+        _ => return Err("SCD validity needs both an `is_start` and an `is_end` dimension".into()),
+    };
     for d in &model.dimensions {
-        if d.type_params.as_ref().is_some_and(|t| t.validity_params.is_some()) {
-            return Err(format!(
-                "dimension `{}` has SCD validity parameters, not supported yet",
-                d.name
-            ));
-        }
         let time = d.kind.eq_ignore_ascii_case("time");
         let mut expr = d.expr.as_ref().map(|e| e.as_sql());
         // A time dimension stored as text is read as a timestamp.
@@ -196,6 +205,7 @@ fn product(model: &SemanticModel, data: &Path) -> std::result::Result<ProductSpe
             "primary" => EntityKind::Primary,
             "unique" => EntityKind::Unique,
             "foreign" => EntityKind::Foreign,
+            "natural" => EntityKind::Natural,
             other => return Err(format!("entity `{}` of type `{other}` is not supported yet", e.name)),
         };
         let expr = e.expr.as_ref().map(|x| x.as_sql()).unwrap_or_else(|| e.name.clone());
@@ -274,6 +284,7 @@ fn product(model: &SemanticModel, data: &Path) -> std::result::Result<ProductSpe
         dimensions,
         measures,
         time_dimension: model.defaults.as_ref().and_then(|d| d.agg_time_dimension.clone()),
+        validity,
         sources: Vec::new(),
     })
 }

@@ -68,7 +68,7 @@ impl Scope {
                         continue;
                     };
                     match target.kind {
-                        EntityKind::Primary | EntityKind::Unique => {}
+                        EntityKind::Primary | EntityKind::Unique | EntityKind::Natural => {}
                         EntityKind::Foreign => {
                             fan_out.insert((to_id.clone(), entity.clone()));
                             continue;

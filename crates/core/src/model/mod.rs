@@ -71,6 +71,8 @@ pub struct Product {
     pub dimensions: IndexMap<String, Dimension>,
     pub measures: IndexMap<String, Measure>,
     pub time_dimension: Option<String>,
+    /// History: (start, end) time dimensions of each row's validity.
+    pub validity: Option<(String, String)>,
     pub sources: Vec<Source>,
     /// Contract file, relative to the project.
     pub file: String,

@@ -147,7 +147,13 @@ impl Planner<'_> {
                 (None, _) => b,
                 (Some(left), Some(join)) => {
                     let parent = &scope.members[join.parent].qualifier;
-                    let partitions = self.partition_match(&scope, member, join.parent);
+                    let mut partitions = self.partition_match(&scope, member, join.parent);
+                    if let Some(valid) = self.valid_at_root_time(product, member)? {
+                        partitions = Some(match partitions {
+                            Some(p) => p.and(valid),
+                            None => valid,
+                        });
+                    }
                     left.join(
                         b.build().map_err(pe)?,
                         JoinType::Left,
@@ -169,6 +175,35 @@ impl Planner<'_> {
             });
         }
         plan.ok_or_else(|| CanaryError::internal("empty scope"))
+    }
+
+    /// For a product with history, the rows valid at the root product's time:
+    /// `start <= t AND (t < end OR end IS NULL)`.
+    fn valid_at_root_time(&mut self, root: &str, member: &crate::model::Member) -> Result<Option<Expr>> {
+        let project = self.project;
+        let Some((start, end)) = project.products[&member.product].validity.clone() else {
+            return Ok(None);
+        };
+        let Some(time) = project.products[root].time_dimension.clone() else {
+            return Err(CanaryError::query_hint(
+                format!(
+                    "`{}` keeps history, so joining it needs the time of `{root}`, which has no time dimension",
+                    member.product
+                ),
+                format!("set `time_dimension:` on product `{root}`"),
+            ));
+        };
+        let scope = self.scope(root)?;
+        let resolve = |name: String| {
+            scope
+                .dimension(project, &name)
+                .map(|d| super::time::ts(d.expr))
+                .map_err(|e| CanaryError::internal(e.to_string()))
+        };
+        let t = resolve(format!("{root}.{time}"))?;
+        let start = resolve(format!("{}.{start}", member.product))?;
+        let end = resolve(format!("{}.{end}", member.product))?;
+        Ok(Some(start.lt_eq(t.clone()).and(t.lt(end.clone()).or(end.is_null()))))
     }
 
     /// Equality of the partition dimensions `member` shares (by name) with its nearest

@@ -15,6 +15,6 @@ pub use kpi::{
 pub use load::{Located, SourceFile, SpanIndex, load_yaml};
 pub use product::{
     AggKind, ColumnSpec, DimensionKind, DimensionSpec, EntityKind, EntitySpec, MeasureSpec, NonAdditiveSpec,
-    NonAdditiveWindow, PartitionSpec, ProductSpec, SourceSpec,
+    NonAdditiveWindow, PartitionSpec, ProductSpec, SourceSpec, ValiditySpec,
 };
 pub use project::{CalendarSpec, ProjectSpec, SettingsSpec};

@@ -36,6 +36,11 @@ pub struct ProductSpec {
     /// The time dimension measures are aggregated over unless a measure names another.
     #[serde(default)]
     pub time_dimension: Option<String>,
+    /// History (slowly changing dimension, type 2): each row is valid from `start` until
+    /// `end` (empty: still valid); joins to it through a `natural` entity pick the row
+    /// valid at the joining row's time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validity: Option<ValiditySpec>,
     /// Raw sources this product is built from (for lineage).
     #[serde(default)]
     pub sources: Vec<SourceSpec>,
@@ -85,6 +90,19 @@ pub enum EntityKind {
     Unique,
     /// Refers to another product's primary or unique key.
     Foreign,
+    /// Unique at any one time in a product that keeps history (a slowly changing dimension
+    /// with `validity`): a join matches the row valid at the time of the joining row.
+    Natural,
+}
+
+/// The time dimensions that bound each row's validity.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValiditySpec {
+    /// Time dimension: the row is valid from this time (inclusive).
+    pub start: String,
+    /// Time dimension: the row is valid until this time (exclusive); NULL when current.
+    pub end: String,
 }
 
 /// A join key.

@@ -180,6 +180,7 @@ pub(super) fn validate_product(
             dimensions: IndexMap::new(),
             measures: IndexMap::new(),
             time_dimension: None,
+            validity: None,
             sources: Vec::new(),
             file: String::new(),
         };
@@ -275,6 +276,26 @@ pub(super) fn validate_product(
     };
     if let Some(t) = &p.time_dimension {
         check_time_dim(t, spec.at("time_dimension"), diags);
+    }
+    if let Some(v) = &p.validity {
+        check_time_dim(&v.start, spec.at("validity.start"), diags);
+        check_time_dim(&v.end, spec.at("validity.end"), diags);
+    }
+    if p.validity.is_none()
+        && let Some((i, e)) = p
+            .entities
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.kind == crate::spec::EntityKind::Natural)
+    {
+        diags.push(
+            Diagnostic::new(
+                Code::InvalidValue,
+                spec.at(&format!("entities.{i}.type")),
+                format!("`{}` is a natural key, which needs the product's `validity`", e.name),
+            )
+            .with_hint("add `validity: {start: <time dimension>, end: <time dimension>}`, or use `primary`"),
+        );
     }
 
     let mut measures = IndexMap::new();
@@ -426,6 +447,7 @@ pub(super) fn validate_product(
         dimensions,
         measures,
         time_dimension: p.time_dimension.clone(),
+        validity: p.validity.as_ref().map(|v| (v.start.clone(), v.end.clone())),
         sources,
         file: spec.spans.file().to_owned(),
     })
