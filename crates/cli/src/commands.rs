@@ -297,6 +297,7 @@ fn build_query(engine: &Engine, args: &QueryArgs) -> Result<Query, CanaryError> 
         to: instant(&args.to)?,
         tenant: args.tenant.clone(),
         calendar: None,
+        custom_grains: Default::default(),
     })
 }
 

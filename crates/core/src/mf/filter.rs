@@ -5,8 +5,15 @@ use super::manifest::Manifest;
 use super::names::{MfName, resolve};
 use crate::error::{CanaryError, Result};
 
+type CustomGrains = std::collections::BTreeMap<String, crate::plan::CustomGrain>;
+
 /// Render every `{{ … }}` of `template` for the semantic model `root`.
 pub fn render(manifest: &Manifest, root: &str, template: &str) -> Result<String> {
+    render_with(manifest, root, template, &CustomGrains::new())
+}
+
+/// Like [`render`], with custom granularities (`TimeDimension('x', 'fiscal_quarter')`).
+pub fn render_with(manifest: &Manifest, root: &str, template: &str, customs: &CustomGrains) -> Result<String> {
     let mut out = String::new();
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
@@ -15,7 +22,7 @@ pub fn render(manifest: &Manifest, root: &str, template: &str) -> Result<String>
         let end = after
             .find("}}")
             .ok_or_else(|| CanaryError::query(format!("unclosed `{{{{` in filter `{template}`")))?;
-        out.push_str(&render_call(manifest, root, after[..end].trim(), template)?);
+        out.push_str(&render_call(manifest, root, after[..end].trim(), template, customs)?);
         rest = &after[end + 2..];
     }
     out.push_str(rest);
@@ -24,7 +31,7 @@ pub fn render(manifest: &Manifest, root: &str, template: &str) -> Result<String>
 
 /// One call such as `Dimension('x', entity_path=['a'])` or `TimeDimension('metric_time', 'day')`,
 /// optionally followed by `.grain('month')` or `.date_part('year')`.
-fn render_call(manifest: &Manifest, root: &str, call: &str, template: &str) -> Result<String> {
+fn render_call(manifest: &Manifest, root: &str, call: &str, template: &str, customs: &CustomGrains) -> Result<String> {
     let open = call.find('(').ok_or_else(|| bad(template))?;
     let function = call[..open].trim();
     let close = matching_paren(call, open).ok_or_else(|| bad(template))?;
@@ -92,7 +99,9 @@ fn render_call(manifest: &Manifest, root: &str, call: &str, template: &str) -> R
     path.extend(parsed.entity_path);
     parsed.entity_path = path;
     let grain = grain.or_else(|| parsed.grain.map(|g| g.as_str().to_owned()));
+    let custom = grain.as_ref().and_then(|g| customs.get(g));
     if let Some(g) = &grain
+        && custom.is_none()
         && !matches!(
             g.as_str(),
             "millisecond" | "second" | "minute" | "hour" | "day" | "week" | "month" | "quarter" | "year"
@@ -114,6 +123,9 @@ fn render_call(manifest: &Manifest, root: &str, call: &str, template: &str) -> R
         }
     };
     let time = parsed.is_metric_time() || function == "TimeDimension" || grain.is_some() || date_part.is_some();
+    if let Some(c) = custom {
+        return Ok(crate::plan::custom_grain_sql(c, &column));
+    }
     Ok(match (date_part, grain) {
         (Some(part), _) => format!(
             "date_part('{}', {column})",

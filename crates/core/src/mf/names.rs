@@ -15,13 +15,21 @@ pub struct MfName {
     pub grain: Option<Grain>,
     /// A date part (`extract_dow` → `dow`).
     pub date_part: Option<String>,
+    /// A custom granularity (`alien_day` in `booking__ds__alien_day`).
+    pub custom_grain: Option<String>,
 }
 
 impl MfName {
     pub fn parse(name: &str) -> MfName {
+        Self::parse_with(name, &[])
+    }
+
+    /// Like [`Self::parse`], knowing the names of custom granularities.
+    pub fn parse_with(name: &str, custom_grains: &[&str]) -> MfName {
         let mut parts: Vec<&str> = name.split("__").collect();
         let mut grain = None;
         let mut date_part = None;
+        let mut custom_grain = None;
         if parts.len() > 1 {
             let last = parts[parts.len() - 1];
             if let Some(p) = last.strip_prefix("extract_") {
@@ -32,6 +40,9 @@ impl MfName {
             {
                 grain = Some(g);
                 parts.pop();
+            } else if custom_grains.contains(&last) {
+                custom_grain = Some(last.to_owned());
+                parts.pop();
             }
         }
         let element = parts.pop().unwrap_or_default().to_owned();
@@ -40,6 +51,7 @@ impl MfName {
             element,
             grain,
             date_part,
+            custom_grain,
         }
     }
 
@@ -127,7 +139,8 @@ mod tests {
                 entity_path: vec!["listing".into()],
                 element: "country_latest".into(),
                 grain: None,
-                date_part: None
+                date_part: None,
+                custom_grain: None,
             }
         );
         let n = MfName::parse("booking__ds__month");

@@ -66,6 +66,9 @@ pub struct MfProject {
     pub engine: Engine,
     /// Where the tables are (`DATA/<alias>.parquet`).
     pub data: std::path::PathBuf,
+    /// Custom granularities of the time spines (`alien_day`, fiscal periods), read from
+    /// their tables.
+    pub custom_grains: BTreeMap<String, crate::plan::CustomGrain>,
 }
 
 impl MfProject {
@@ -75,12 +78,15 @@ impl MfProject {
         let mut imported = import(&parsed, data)?;
         let (project, origins) = validate_imported(&mut imported, data)?;
         let engine = Engine::from_project(project, origins, &StorageOptions::default()).await?;
-        Ok(MfProject {
+        let mut project = MfProject {
             manifest: parsed,
             imported,
             engine,
             data: data.to_path_buf(),
-        })
+            custom_grains: BTreeMap::new(),
+        };
+        project.custom_grains = project.read_custom_grains().await?;
+        Ok(project)
     }
 
     /// The semantic model a metric's values come from (its first measure's).
@@ -96,6 +102,75 @@ impl MfProject {
             (None, Some(i)) => self.root_model(&i.kpi),
             (None, None) => None,
         }
+    }
+
+    /// Each custom granularity of a time spine whose table is there, as runs of days.
+    async fn read_custom_grains(&self) -> Result<BTreeMap<String, crate::plan::CustomGrain>> {
+        use crate::plan::time::ts;
+        use datafusion::arrow::array::{Array, AsArray};
+        use datafusion::arrow::datatypes::TimestampMicrosecondType;
+        let mut out = BTreeMap::new();
+        for spine in self.manifest.time_spines() {
+            let path = self.data.join(format!("{}.parquet", spine.alias));
+            if spine.custom.is_empty() || !path.exists() {
+                continue;
+            }
+            let df = self
+                .engine
+                .session()
+                .read_parquet(
+                    path.to_string_lossy().as_ref(),
+                    datafusion::prelude::ParquetReadOptions::default(),
+                )
+                .await
+                .map_err(CanaryError::plan)?;
+            for (name, column) in &spine.custom {
+                let quoted = |c: &str| datafusion::logical_expr::col(format!("\"{c}\""));
+                let plan = LogicalPlanBuilder::from(df.logical_plan().clone())
+                    .project(vec![
+                        ts(quoted(&spine.column)).alias("d"),
+                        ts(quoted(column)).alias("v"),
+                    ])
+                    .and_then(|b| b.sort(vec![ident("d").sort(true, false)]))
+                    .and_then(LogicalPlanBuilder::build)
+                    .map_err(|e| CanaryError::query(format!("custom granularity `{name}`: {e}")))?;
+                let mut runs: Vec<(
+                    chrono::DateTime<chrono::Utc>,
+                    chrono::DateTime<chrono::Utc>,
+                    chrono::DateTime<chrono::Utc>,
+                )> = Vec::new();
+                for batch in self.engine.run(plan).await? {
+                    let (Some(d), Some(v)) = (
+                        batch.column(0).as_primitive_opt::<TimestampMicrosecondType>(),
+                        batch.column(1).as_primitive_opt::<TimestampMicrosecondType>(),
+                    ) else {
+                        continue;
+                    };
+                    for i in 0..batch.num_rows() {
+                        if d.is_null(i) || v.is_null(i) {
+                            continue;
+                        }
+                        let (Some(day), Some(value)) = (
+                            chrono::DateTime::from_timestamp_micros(d.value(i)),
+                            chrono::DateTime::from_timestamp_micros(v.value(i)),
+                        ) else {
+                            continue;
+                        };
+                        let next = day + chrono::Duration::days(1);
+                        match runs.last_mut() {
+                            Some((_, to, val)) if *to == day && *val == value => *to = next,
+                            _ => runs.push((day, next, value)),
+                        }
+                    }
+                }
+                out.insert(name.clone(), std::sync::Arc::new(runs));
+            }
+        }
+        Ok(out)
+    }
+
+    fn custom_names(&self) -> Vec<&str> {
+        self.custom_grains.keys().map(String::as_str).collect()
     }
 
     /// The coarsest default grain of the metrics: the metric's `time_granularity`, else
@@ -216,8 +291,19 @@ impl MfProject {
             if let Some(part) = &name.date_part {
                 output = format!("{output}__extract_{part}");
             }
+            if let Some(c) = &name.custom_grain {
+                output = format!("{output}__{c}");
+            }
         }
         Ok(match (&name.date_part, name.grain, resolved.is_time) {
+            (_, _, _) if name.custom_grain.is_some() => (
+                format!(
+                    "{}:{}",
+                    resolved.reference,
+                    name.custom_grain.as_deref().unwrap_or_default()
+                ),
+                output,
+            ),
             (Some(part), _, _) => (format!("{}:extract_{part}", resolved.reference), output),
             (None, Some(gr), _) => (format!("{}:{gr}", resolved.reference), output),
             (None, None, true) => {
@@ -258,7 +344,7 @@ impl MfProject {
     fn render_filters(&self, root: &str, filters: &[String]) -> Result<Option<String>> {
         let rendered = filters
             .iter()
-            .map(|f| filter::render(&self.manifest, root, f))
+            .map(|f| filter::render_with(&self.manifest, root, f, &self.custom_grains))
             .collect::<Result<Vec<_>>>()?;
         Ok(match rendered.len() {
             0 => None,
@@ -299,9 +385,13 @@ impl MfProject {
         }
         let mut items = Vec::new();
         for g in &q.group_by {
-            let name = MfName::parse(g);
+            let name = MfName::parse_with(g, &self.custom_names());
             if name.is_metric_time() {
                 match (&name.date_part, name.grain) {
+                    _ if name.custom_grain.is_some() => {
+                        let c = name.custom_grain.clone().unwrap_or_default();
+                        items.push(Item::By(format!("metric_time__{c}"), format!("metric_time:{c}")));
+                    }
                     (Some(part), _) => {
                         items.push(Item::By(
                             format!("metric_time__extract_{part}"),
@@ -317,7 +407,7 @@ impl MfProject {
             }
             let (reference, output) = self.group_by_reference(&root, g, &name, true)?;
             match (reference.split_once(':'), &shared_time) {
-                (Some((base, modifier)), Some(t)) if base == t && !modifier.starts_with("extract_") => {
+                (Some((base, modifier)), Some(t)) if base == t && modifier.parse::<Grain>().is_ok() => {
                     let gr: Grain = modifier.parse().map_err(CanaryError::query)?;
                     items.push(Item::Time(gr, output));
                 }
@@ -375,6 +465,7 @@ impl MfProject {
             to,
             tenant: None,
             calendar: None,
+            custom_grains: self.custom_grains.clone(),
         };
         let query = if grain.is_some() && (from.is_none() || to.is_none()) && self.uses_time_spine(&q.metrics) {
             Query {
@@ -488,7 +579,7 @@ impl MfProject {
         let mut times: Vec<(String, MfName)> = Vec::new();
         let mut others: Vec<(String, MfName)> = Vec::new();
         for g in &q.group_by {
-            let name = MfName::parse(g);
+            let name = MfName::parse_with(g, &self.custom_names());
             if name.is_metric_time() {
                 times.push((g.clone(), name));
             } else {
@@ -518,6 +609,14 @@ impl MfProject {
             let mut group = Vec::new();
             for (g, n) in &times {
                 let (e, out) = match (&n.date_part, n.grain) {
+                    _ if n.custom_grain.is_some() => {
+                        let c = n.custom_grain.clone().unwrap_or_default();
+                        let grain = self.custom_grains.get(&c).cloned().unwrap_or_default();
+                        (
+                            crate::plan::custom_grain_expr(&grain, column.clone()),
+                            format!("metric_time__{c}"),
+                        )
+                    }
                     (Some(part), _) => {
                         let p = if part == "dow" { "isodow" } else { part.as_str() };
                         (
@@ -604,6 +703,7 @@ impl MfProject {
                 let query = Query {
                     by,
                     filter: self.render_filters(root, filters)?,
+                    custom_grains: self.custom_grains.clone(),
                     ..Query::default()
                 };
                 let planned =

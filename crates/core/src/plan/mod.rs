@@ -42,4 +42,55 @@ pub struct Query {
     /// The first and last instants of the time spine of cumulative KPIs when the query has
     /// no range (default: the data's bounds).
     pub calendar: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Custom granularities usable as `NAME:GRAIN` in `by` (e.g. fiscal quarters).
+    pub custom_grains: std::collections::BTreeMap<String, CustomGrain>,
+}
+
+/// A custom granularity: runs of days `[from, to)`, each mapped to the start of its period.
+/// Days in no run have no period (NULL).
+pub type CustomGrain = std::sync::Arc<Vec<(DateTime<Utc>, DateTime<Utc>, DateTime<Utc>)>>;
+
+/// The period of a custom granularity containing the time `t`, as an expression.
+pub fn custom_grain_expr(grain: &CustomGrain, t: datafusion::logical_expr::Expr) -> datafusion::logical_expr::Expr {
+    use datafusion::logical_expr::{Expr, lit};
+    let day = time::truncate(Grain::Day, time::ts(t));
+    let mut runs = grain.iter();
+    let Some((from, to, value)) = runs.next() else {
+        return lit(datafusion::common::ScalarValue::TimestampMicrosecond(
+            None,
+            Some("UTC".into()),
+        ));
+    };
+    let within = |from: &DateTime<Utc>, to: &DateTime<Utc>| {
+        day.clone()
+            .gt_eq(time::ts_lit(*from))
+            .and(day.clone().lt(time::ts_lit(*to)))
+    };
+    let mut case = datafusion::logical_expr::when(within(from, to), time::ts_lit(*value));
+    for (from, to, value) in runs {
+        case = case.when(within(from, to), time::ts_lit(*value));
+    }
+    case.end()
+        .unwrap_or_else(|_| Expr::Literal(datafusion::common::ScalarValue::Null, None))
+}
+
+/// The same, as SQL text over the SQL time expression `t`.
+pub fn custom_grain_sql(grain: &CustomGrain, t: &str) -> String {
+    if grain.is_empty() {
+        return "CAST(NULL AS TIMESTAMP)".into();
+    }
+    let lit = |d: &DateTime<Utc>| format!("CAST('{}' AS TIMESTAMP)", d.format("%Y-%m-%d %H:%M:%S"));
+    let day = format!("date_trunc('day', CAST({t} AS TIMESTAMP))");
+    let arms: Vec<String> = grain
+        .iter()
+        .map(|(from, to, value)| {
+            format!(
+                "WHEN {day} >= {} AND {day} < {} THEN {}",
+                lit(from),
+                lit(to),
+                lit(value)
+            )
+        })
+        .collect();
+    format!("CASE {} END", arms.join(" "))
 }

@@ -645,12 +645,15 @@ impl<'a> Planner<'a> {
                             DataType::Int64,
                         )
                     }
-                    None => {
-                        let grain: crate::model::Grain = m.parse().map_err(|e: String| {
-                            CanaryError::query(format!("`{name}`: {e}; or `extract_PART` for a date part"))
-                        })?;
-                        super::time::truncate(grain, super::time::ts(expr))
-                    }
+                    None => match (m.parse::<crate::model::Grain>(), self.query.custom_grains.get(m)) {
+                        (Ok(grain), _) => super::time::truncate(grain, super::time::ts(expr)),
+                        (Err(_), Some(custom)) => super::custom_grain_expr(custom, expr),
+                        (Err(e), None) => {
+                            return Err(CanaryError::query(format!(
+                                "`{name}`: {e}; or `extract_PART` for a date part"
+                            )));
+                        }
+                    },
                 },
             };
             out.push((name.clone(), expr, is_time));
