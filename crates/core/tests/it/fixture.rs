@@ -203,6 +203,10 @@ const KPIS: &str = "kpis:
   - { id: revenue_30d, version: 1.0.0, type: cumulative, measure: orders.revenue, cumulative: { window: 30 days } }
   - { id: revenue_ytd, version: 1.0.0, type: cumulative, measure: orders.revenue, cumulative: { grain_to_date: year } }
   - { id: customers_to_date, version: 1.0.0, type: cumulative, measure: orders.customers }
+  - { id: revenue_2d_first, version: 1.0.0, type: cumulative, measure: orders.revenue, cumulative: { window: 2 days, period_agg: first } }
+  - { id: revenue_2d_last, version: 1.0.0, type: cumulative, measure: orders.revenue, cumulative: { window: 2 days, period_agg: last } }
+  - { id: revenue_2d_avg, version: 1.0.0, type: cumulative, measure: orders.revenue, cumulative: { window: 2 days, period_agg: average } }
+  - { id: revenue_every_day, version: 1.0.0, type: simple, measure: orders.revenue, every_period: true }
   - id: visit_conversion
     version: 1.0.0
     type: conversion

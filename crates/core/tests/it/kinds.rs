@@ -311,3 +311,53 @@ async fn offsets_that_do_not_fit_the_grain_move_rows() {
     };
     assert_eq!(crate::fixture::query_rows(&e, &q).await, vec![r(&["1180"])]);
 }
+
+#[tokio::test]
+async fn daily_cumulative_values_reported_per_period() {
+    let (_dir, e) = engine().await;
+    // Tenant a, window 2 days: day d holds the revenue of d - 1 and d. Days with a value:
+    // Jan 5, 6 (10), Jan 20, 21 (20), Jan 31 (30), Feb 1 (30), Feb 2, 3 (40), Feb 15, 16
+    // (50), Mar 1, 2 (60). First: 10, 30, 60; last: 30, 50, 60; average:
+    // (10+10+20+20+30)/5 = 18, (30+40+40+50+50)/5 = 42, 60.
+    let got = rows(
+        &e,
+        &["revenue_2d_first", "revenue_2d_last", "revenue_2d_avg"],
+        Some(Grain::Month),
+        &[],
+        A,
+    )
+    .await;
+    assert_eq!(
+        got,
+        vec![
+            r(&["2024-01-01", "10", "30", "18"]),
+            r(&["2024-02-01", "30", "50", "42"]),
+            r(&["2024-03-01", "60", "60", "60"]),
+        ]
+    );
+    // Without a grain: the total over the range.
+    assert_eq!(rows(&e, &["revenue_2d_first"], None, &[], A).await, vec![r(&["210"])]);
+}
+
+#[tokio::test]
+async fn every_period_reports_periods_without_data() {
+    let (_dir, e) = engine().await;
+    let q = canary_core::Query {
+        kpis: vec!["revenue_every_day".into()],
+        grain: Some(Grain::Day),
+        from: canary_core::model::parse_instant("2024-02-01").ok(),
+        to: canary_core::model::parse_instant("2024-02-05").ok(),
+        tenant: Some("a".into()),
+        ..Default::default()
+    };
+    // Only Feb 2 has an order (40).
+    assert_eq!(
+        crate::fixture::query_rows(&e, &q).await,
+        vec![
+            r(&["2024-02-01", ""]),
+            r(&["2024-02-02", "40"]),
+            r(&["2024-02-03", ""]),
+            r(&["2024-02-04", ""]),
+        ]
+    );
+}
