@@ -37,8 +37,9 @@ $(VENV)/.installed: Makefile
 test-python: build $(VENV)/.installed ## Python tests: DuckDB and pandas oracles against the CLI
 	CANARY_BIN=$(CURDIR)/$(CANARY) $(VPY) -m pytest -q tests
 
-conformance: ## MetricFlow's integration cases through Canary; fails below crates/conformance/floor.txt
+conformance: ## MetricFlow's integration cases through Canary (YAML, then dbt's JSON manifest); fails below crates/conformance/floor.txt
 	$(CARGO) run -p canary-conformance --
+	$(CARGO) run -p canary-conformance -- --dbt-json
 
 lint: ## rustfmt and clippy, warnings as errors
 	$(CARGO) fmt --all -- --check

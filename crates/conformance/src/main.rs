@@ -58,6 +58,10 @@ struct Args {
     /// that every check query renders and runs, and that the harness compares reliably
     #[arg(long)]
     self_check: bool,
+    /// Give SIMPLE_MODEL's manifest as dbt's compiled semantic_manifest.json
+    /// (`dbt/simple_manifest/`) instead of MetricFlow's YAML.
+    #[arg(long)]
+    dbt_json: bool,
 }
 
 fn main() -> ExitCode {
@@ -114,7 +118,11 @@ fn run(args: &Args) -> Result<u8> {
         .into_iter()
         .filter(|c| args.filter.as_deref().is_none_or(|f| c.id().contains(f)))
         .collect();
-    let mode = if args.self_check { Mode::SelfCheck } else { Mode::Engine };
+    let mode = match (args.self_check, args.dbt_json) {
+        (true, _) => Mode::SelfCheck,
+        (false, true) => Mode::DbtJson,
+        (false, false) => Mode::Engine,
+    };
     let runner = Runner::new(&suite, &data_out, &conversion.tables, mode)?;
 
     let cases_started = Instant::now();
@@ -172,7 +180,7 @@ fn run(args: &Args) -> Result<u8> {
 
     // `canary import metricflow` on simple_manifest: the native project answers alike.
     let mut import_ok = true;
-    if args.filter.is_none() && !args.self_check {
+    if args.filter.is_none() && mode == Mode::Engine {
         let started = Instant::now();
         let manifest = suite.join("semantic_manifest_yamls/simple_manifest");
         let runtime = tokio::runtime::Builder::new_multi_thread()

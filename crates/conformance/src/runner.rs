@@ -40,6 +40,9 @@ pub enum Mode {
     Engine,
     /// The check query again: validates the harness itself.
     SelfCheck,
+    /// Through Canary, with SIMPLE_MODEL's manifest given as the `semantic_manifest.json`
+    /// dbt writes (`dbt/simple_manifest/`).
+    DbtJson,
 }
 
 pub struct Runner {
@@ -128,8 +131,14 @@ impl Runner {
             Mode::SelfCheck => self
                 .execute(&sql)
                 .map_err(|e| format!("check query, second run: {e}"))?,
-            Mode::Engine => {
-                let project = self.project(&manifest_dir)?;
+            Mode::Engine | Mode::DbtJson => {
+                let dbt = self.suite.join("dbt/simple_manifest/semantic_manifest.json");
+                let manifest = if self.mode == Mode::DbtJson && case.model == "SIMPLE_MODEL" {
+                    dbt
+                } else {
+                    manifest_dir.clone()
+                };
+                let project = self.project(&manifest)?;
                 engine::run(&self.runtime, &project, &engine::query_of(case, where_filter))?
             }
         };
