@@ -582,10 +582,14 @@ fn kpis(
                         offset_to_grain,
                         ..
                     } => {
-                        if offset_to_grain.is_some() {
-                            return Err("`offset_to_grain` is not supported yet".into());
-                        }
-                        let offset = offset_window.as_ref().map(|w| w.as_text());
+                        let offset = match (offset_window, offset_to_grain) {
+                            (Some(_), Some(_)) => {
+                                return Err("`offset_window` with `offset_to_grain` is not supported".into());
+                            }
+                            (Some(w), None) => Some(w.as_text()),
+                            (None, Some(g)) => Some(format!("start of {g}")),
+                            (None, None) => None,
+                        };
                         if let Some(o) = &offset
                             && o.parse::<crate::model::Offset>().is_err()
                         {

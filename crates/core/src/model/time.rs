@@ -171,12 +171,18 @@ pub enum Offset {
     /// N periods of the query's grain (`1 period` is the previous period).
     Periods(i64),
     Calendar(CalendarDuration),
+    /// The start of the enclosing period of this grain (`start of month`: month to date
+    /// comparisons), MetricFlow's `offset_to_grain`.
+    ToStart(Grain),
 }
 
 impl FromStr for Offset {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(g) = s.trim().strip_prefix("start of ") {
+            return g.parse().map(Offset::ToStart);
+        }
         let mut parts = s.split_whitespace();
         if let (Some(n), Some(u), None) = (parts.next(), parts.next(), parts.next())
             && matches!(u, "period" | "periods")
@@ -189,7 +195,7 @@ impl FromStr for Offset {
         }
         s.parse()
             .map(Offset::Calendar)
-            .map_err(|e| format!("{e}; or `N periods` for periods of the query grain"))
+            .map_err(|e| format!("{e}; or `N periods` for periods of the query grain, or `start of GRAIN`"))
     }
 }
 
@@ -199,6 +205,7 @@ impl fmt::Display for Offset {
             Offset::Periods(1) => f.write_str("1 period"),
             Offset::Periods(n) => write!(f, "{n} periods"),
             Offset::Calendar(d) => d.fmt(f),
+            Offset::ToStart(g) => write!(f, "start of {g}"),
         }
     }
 }

@@ -26,6 +26,7 @@ enum FrameKey {
         product: String,
         time: Option<String>,
         shifts: Vec<CalendarDuration>,
+        to_start: Option<Grain>,
     },
     /// A semi-additive measure (its leaf index).
     SemiAdditive(usize),
@@ -49,6 +50,8 @@ struct RowOptions {
     defer_time: bool,
     /// Move rows by the shifts (rather than periods after aggregating).
     row_shift: bool,
+    /// Give each output period the rows of the day that starts its period of this grain.
+    to_start: Option<Grain>,
 }
 
 fn split_conjunction_owned(e: Expr) -> Vec<Expr> {
@@ -72,18 +75,28 @@ impl Planner<'_> {
             let measure = &product.measures[&input.measure];
             let time = product.measure_time_dimension(measure).map(str::to_owned);
             let shifts = leaf.key.shifts.clone();
+            let to_start = leaf.key.to_start;
+            if to_start.is_some() && !matches!(leaf.key.kind, LeafKind::Plain)
+                || to_start.is_some() && measure.non_additive.is_some()
+            {
+                return Err(CanaryError::query(
+                    "a `start of` offset works on simple and ratio values only, not yet on cumulative, conversion or semi-additive ones",
+                ));
+            }
             let key = match &leaf.key.kind {
                 LeafKind::Plain if measure.non_additive.is_some() => FrameKey::SemiAdditive(i),
                 LeafKind::Plain => FrameKey::Plain {
                     product: input.product.clone(),
                     time,
                     shifts,
+                    to_start,
                 },
                 // Daily values reported per period, queried without a grain: the total.
                 LeafKind::Cumulative(_, Some(_)) if self.query.grain.is_none() => FrameKey::Plain {
                     product: input.product.clone(),
                     time,
                     shifts,
+                    to_start,
                 },
                 LeafKind::Cumulative(window, period_agg) => FrameKey::Cumulative {
                     product: input.product.clone(),
@@ -101,7 +114,12 @@ impl Planner<'_> {
         let mut frames = Vec::new();
         for (key, leaves) in groups {
             match key {
-                FrameKey::Plain { product, shifts, .. } => frames.push(self.plain_frame(&product, &leaves, &shifts)?),
+                FrameKey::Plain {
+                    product,
+                    shifts,
+                    to_start,
+                    ..
+                } => frames.push(self.plain_frame(&product, &leaves, &shifts, to_start)?),
                 FrameKey::SemiAdditive(i) => frames.push(self.semi_additive_frame(i)?),
                 FrameKey::Cumulative {
                     product,
@@ -297,6 +315,7 @@ impl Planner<'_> {
             RowOptions {
                 defer_time: false,
                 row_shift: false,
+                to_start: None,
             },
         )?;
         Ok((b, period, dims))
@@ -328,9 +347,13 @@ impl Planner<'_> {
         )>,
         opts: RowOptions,
     ) -> Result<(LogicalPlanBuilder, Option<Expr>, Vec<(String, Expr)>, Option<Expr>)> {
-        let RowOptions { defer_time, row_shift } = opts;
+        let RowOptions {
+            defer_time,
+            row_shift,
+            to_start,
+        } = opts;
         let wants_time = |s: &str| s.contains(super::planner::METRIC_TIME);
-        let row_shift = row_shift && !shifts.is_empty();
+        let row_shift = (row_shift && !shifts.is_empty()) || to_start.is_some();
         let need_time = self.query.grain.is_some()
             || self.from.is_some()
             || self.to.is_some()
@@ -345,8 +368,22 @@ impl Planner<'_> {
         // Moved rows: each row's day `t` goes to every day `d` with `d - shifts = t` (none or
         // several near month ends); `_k` enumerates the candidates.
         let mut clamp = false;
-        let time = match (&raw_time, row_shift) {
-            (Some(t), true) => {
+        let out_unit = self.query.grain.unwrap_or(Grain::Day).min(Grain::Day);
+        let time = match (&raw_time, row_shift, to_start) {
+            // Period p takes the rows of the day that starts its `g` period: a row on such a
+            // day goes to every period start p within that `g` period; `_k` counts days.
+            (Some(t), _, Some(_)) => {
+                let base = truncate(out_unit, t.clone());
+                Some(
+                    base + datafusion::logical_expr::cast(
+                        ident("_k") * lit(86_400_000_000i64),
+                        datafusion::arrow::datatypes::DataType::Duration(
+                            datafusion::arrow::datatypes::TimeUnit::Microsecond,
+                        ),
+                    ),
+                )
+            }
+            (Some(t), true, None) => {
                 let mut bucket = self.query.grain.unwrap_or(Grain::Day).min(Grain::Day);
                 for d in shifts {
                     bucket = bucket.min(d.unit);
@@ -406,7 +443,47 @@ impl Planner<'_> {
             needed.extend(ScopeSchema::qualifiers(e));
         }
         let mut b = self.scan(product, &needed)?;
-        if let (Some(raw), Some(t), true) = (&raw_time, &time, row_shift) {
+        if let (Some(raw), Some(t), Some(g)) = (&raw_time, &time, to_start) {
+            let day = truncate(out_unit, raw.clone());
+            if let Some(from) = self.from {
+                b = b.filter(raw.clone().gt_eq(ts_lit(g.truncate(from)))).map_err(pe)?;
+            }
+            if let Some(to) = self.to {
+                b = b.filter(raw.clone().lt(ts_lit(to))).map_err(pe)?;
+            }
+            let days: i32 = match g {
+                Grain::Week => 7,
+                Grain::Month => 31,
+                Grain::Quarter => 92,
+                Grain::Year => 366,
+                _ => 1,
+            };
+            let offsets = LogicalPlanBuilder::values((0..days).map(|k| vec![lit(k)]).collect())
+                .and_then(|v| v.project(vec![ident("column1").alias("_k")]))
+                .and_then(LogicalPlanBuilder::build)
+                .map_err(pe)?;
+            // Output days: those starting a period of a queried time grain.
+            let mut grains = vec![self.query.grain.unwrap_or(Grain::Day)];
+            for name in &self.query.by {
+                if let Some((base, m)) = name.split_once(':')
+                    && self.is_time_by(product, measure, base)
+                    && let Ok(gr) = m.parse::<Grain>()
+                {
+                    grains.push(gr);
+                }
+            }
+            let starts = grains
+                .into_iter()
+                .map(|gr| truncate(gr, t.clone()).eq(t.clone()))
+                .reduce(Expr::or)
+                .unwrap_or_else(|| lit(true));
+            b = b
+                .filter(day.clone().eq(truncate(g, day.clone())))
+                .and_then(|b| b.cross_join(offsets))
+                .and_then(|b| b.filter(truncate(g, t.clone()).eq(day.clone())))
+                .and_then(|b| b.filter(starts))
+                .map_err(pe)?;
+        } else if let (Some(raw), Some(t), true) = (&raw_time, &time, row_shift) {
             // Read only rows that can land in the range, then move them.
             let slack = chrono::Duration::days(4);
             if let Some(from) = self.from {
@@ -558,7 +635,13 @@ impl Planner<'_> {
         }
     }
 
-    fn plain_frame(&mut self, product: &str, leaves: &[usize], shifts: &[CalendarDuration]) -> Result<Frame> {
+    fn plain_frame(
+        &mut self,
+        product: &str,
+        leaves: &[usize],
+        shifts: &[CalendarDuration],
+        to_start: Option<Grain>,
+    ) -> Result<Frame> {
         let mut inputs = Vec::new();
         let mut filters = Vec::new();
         let mut values = Vec::new();
@@ -583,6 +666,7 @@ impl Planner<'_> {
             RowOptions {
                 defer_time: defer,
                 row_shift,
+                to_start,
             },
         )?;
         if filters.len() == leaves.len()
@@ -642,6 +726,7 @@ impl Planner<'_> {
             RowOptions {
                 defer_time: false,
                 row_shift,
+                to_start: None,
             },
         )?;
         if let Some(f) = filter {
@@ -889,6 +974,7 @@ impl Planner<'_> {
             RowOptions {
                 defer_time: true,
                 row_shift: false,
+                to_start: None,
             },
         )?;
         let all_dims = self.dimensions_with(product, &first, Some(&ident(PERIOD_COLUMN)))?;

@@ -29,6 +29,8 @@ pub(super) struct LeafKey {
     pub input: LeafInput,
     /// Shifts applied to the period (the data comes from earlier).
     pub shifts: Vec<CalendarDuration>,
+    /// Each period takes the data of the start of its period of this grain.
+    pub to_start: Option<crate::model::Grain>,
     pub kind: LeafKind,
 }
 
@@ -112,6 +114,8 @@ pub struct Planner<'a> {
     scopes: HashMap<String, ScopeSchema>,
     /// Whether a KPI of the query (or an input of one) reports every period.
     every_period: bool,
+    /// While planning an input with a `start of GRAIN` offset: that grain.
+    to_start: Option<crate::model::Grain>,
 }
 
 impl<'a> Planner<'a> {
@@ -149,6 +153,7 @@ impl<'a> Planner<'a> {
             kpi_exprs: Vec::new(),
             scopes: HashMap::new(),
             every_period: false,
+            to_start: None,
         };
         let mut seen = BTreeSet::new();
         for id in &query.kpis {
@@ -200,6 +205,7 @@ impl<'a> Planner<'a> {
             kpi_exprs: Vec::new(),
             scopes: HashMap::new(),
             every_period: false,
+            to_start: None,
         };
         let dims = planner.dimensions(product, "")?;
         let filter = match &query.filter {
@@ -437,18 +443,39 @@ impl<'a> Planner<'a> {
                 let mut resolved = HashMap::new();
                 for input in inputs {
                     let mut s = shifts.to_vec();
-                    if let Some(o) = input.offset {
-                        // A calendar offset moves the data; `N periods` needs a grain.
-                        let d = offset_duration(o, self.query.grain).ok_or_else(|| {
-                            CanaryError::query_hint(
-                                format!("KPI `{}` compares periods (`{}`), which needs a grain", kpi.id, o),
-                                "pass --grain",
-                            )
-                        })?;
-                        s.push(d);
+                    let outer_to_start = self.to_start;
+                    match input.offset {
+                        Some(crate::model::Offset::ToStart(g)) => {
+                            if !s.is_empty() || self.to_start.is_some() {
+                                return Err(CanaryError::query(format!(
+                                    "KPI `{}`: `start of {g}` combined with another offset is not supported yet",
+                                    kpi.id
+                                )));
+                            }
+                            self.to_start = Some(g);
+                        }
+                        Some(o) => {
+                            if self.to_start.is_some() {
+                                return Err(CanaryError::query(format!(
+                                    "KPI `{}`: an offset inside a `start of` offset is not supported yet",
+                                    kpi.id
+                                )));
+                            }
+                            // A calendar offset moves the data; `N periods` needs a grain.
+                            let d = offset_duration(o, self.query.grain).ok_or_else(|| {
+                                CanaryError::query_hint(
+                                    format!("KPI `{}` compares periods (`{}`), which needs a grain", kpi.id, o),
+                                    "pass --grain",
+                                )
+                            })?;
+                            s.push(d);
+                        }
+                        None => {}
                     }
                     let input_kpi = Arc::clone(&self.project.kpis[&input.kpi]);
-                    let e = self.kpi_expr(&input_kpi, &s)?;
+                    let e = self.kpi_expr(&input_kpi, &s);
+                    self.to_start = outer_to_start;
+                    let e = e?;
                     resolved.insert(input.name.clone(), float(e));
                 }
                 parsed
@@ -468,7 +495,12 @@ impl<'a> Planner<'a> {
     fn leaf(&mut self, input: LeafInput, shifts: &[CalendarDuration], kind: LeafKind) -> Expr {
         let mut shifts = shifts.to_vec();
         shifts.sort_by_key(|d| (d.unit, d.count));
-        let key = LeafKey { input, shifts, kind };
+        let key = LeafKey {
+            input,
+            shifts,
+            to_start: self.to_start,
+            kind,
+        };
         let n = match self.leaf_index.get(&key) {
             Some(n) => *n,
             None => {

@@ -207,6 +207,11 @@ const KPIS: &str = "kpis:
   - { id: revenue_2d_last, version: 1.0.0, type: cumulative, measure: orders.revenue, cumulative: { window: 2 days, period_agg: last } }
   - { id: revenue_2d_avg, version: 1.0.0, type: cumulative, measure: orders.revenue, cumulative: { window: 2 days, period_agg: average } }
   - { id: revenue_every_day, version: 1.0.0, type: simple, measure: orders.revenue, every_period: true }
+  - id: revenue_month_start
+    version: 1.0.0
+    type: derived
+    expr: first_day
+    inputs: [{ kpi: revenue, alias: first_day, offset: start of month }]
   - id: visit_conversion
     version: 1.0.0
     type: conversion

@@ -361,3 +361,35 @@ async fn every_period_reports_periods_without_data() {
         ]
     );
 }
+
+#[tokio::test]
+async fn start_of_period_offsets_read_the_first_day() {
+    let (_dir, e) = engine().await;
+    // Tenant a: Mar 1 has 60; Jan 1 and Feb 1 have no orders. Each day takes its month's
+    // first day; each week (starting in March) the same.
+    let at = |grain, from: &str, to: &str| canary_core::Query {
+        kpis: vec!["revenue_month_start".into()],
+        grain: Some(grain),
+        from: canary_core::model::parse_instant(from).ok(),
+        to: canary_core::model::parse_instant(to).ok(),
+        tenant: Some("a".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        crate::fixture::query_rows(&e, &at(Grain::Day, "2024-02-27", "2024-03-04")).await,
+        vec![
+            r(&["2024-03-01", "60"]),
+            r(&["2024-03-02", "60"]),
+            r(&["2024-03-03", "60"])
+        ]
+    );
+    assert_eq!(
+        crate::fixture::query_rows(&e, &at(Grain::Week, "2024-03-01", "2024-04-01")).await,
+        vec![
+            r(&["2024-03-04", "60"]),
+            r(&["2024-03-11", "60"]),
+            r(&["2024-03-18", "60"]),
+            r(&["2024-03-25", "60"]),
+        ]
+    );
+}
