@@ -456,6 +456,15 @@ impl MfProject {
             }
             None => None,
         };
+        // Without metric_time the constraint still covers whole periods of the metrics'
+        // default grain (a monthly metric reads whole months).
+        let (from, to) = match grain {
+            Some(_) => (from, to),
+            None => {
+                let g = self.default_grain(&q.metrics);
+                (from.map(|t| g.truncate(t)), to.map(|t| g.ceil(t)))
+            }
+        };
         let query = Query {
             kpis: q.metrics.clone(),
             grain,
