@@ -596,7 +596,7 @@ impl MfProject {
             }
         }
         let mut outputs: BTreeMap<String, String> = BTreeMap::new(); // group-by as asked → output
-        let dims = if others.is_empty() {
+        let dims = if others.is_empty() && q.where_filters.is_empty() {
             None
         } else {
             let (plan, names) = self.dimension_values(&others, &q.where_filters)?;
@@ -608,11 +608,6 @@ impl MfProject {
         let spine = if times.is_empty() {
             None
         } else {
-            if others.is_empty() && !q.where_filters.is_empty() {
-                return Err(CanaryError::query(
-                    "filters on a query of `metric_time` alone are not supported yet",
-                ));
-            }
             let finest = times.iter().filter_map(|(_, n)| n.grain).min().unwrap_or(Grain::Day);
             let (spine, column) = self.spine(finest).await?;
             let mut group = Vec::new();
@@ -684,7 +679,8 @@ impl MfProject {
         names: &[(String, MfName)],
         filters: &[String],
     ) -> Result<(datafusion::logical_expr::LogicalPlan, Vec<String>)> {
-        let first = &names[0].1;
+        let metric_time = MfName::parse("metric_time");
+        let first = names.first().map_or(&metric_time, |(_, n)| n);
         let mut roots: Vec<&str> = self.manifest.semantic_models.iter().map(|m| m.name.as_str()).collect();
         let owns_first = |root: &str| {
             resolve(&self.manifest, root, first)
@@ -718,6 +714,9 @@ impl MfProject {
                 let planned =
                     crate::plan::Planner::plan_dimensions(self.engine.project(), self.engine.catalog(), &query, root)?;
                 let projection: Vec<Expr> = outputs.iter().map(|(mf, canary)| ident(canary).alias(mf)).collect();
+                if projection.is_empty() {
+                    return Ok((planned.plan, Vec::new()));
+                }
                 let plan = LogicalPlanBuilder::from(planned.plan)
                     .project(projection)
                     .and_then(LogicalPlanBuilder::build)

@@ -190,7 +190,7 @@ impl<'a> Planner<'a> {
         if project.product(product).is_none() {
             return Err(CanaryError::query(format!("unknown product `{product}`")));
         }
-        if query.by.is_empty() {
+        if query.by.is_empty() && query.filter.is_none() {
             return Err(CanaryError::query("name at least one dimension"));
         }
         let mut planner = Planner {
@@ -219,6 +219,18 @@ impl<'a> Planner<'a> {
         let mut b = planner.scan(product, &needed)?;
         if let Some(w) = filter {
             b = b.filter(w).map_err(CanaryError::plan)?;
+        }
+        if dims.is_empty() {
+            // No dimensions: one row when some row passes the filter, none otherwise.
+            let plan = b
+                .limit(0, Some(1))
+                .and_then(|b| b.project(vec![lit(1i64).alias("_any")]))
+                .and_then(LogicalPlanBuilder::build)
+                .map_err(CanaryError::plan)?;
+            return Ok(PlannedQuery {
+                plan,
+                columns: Vec::new(),
+            });
         }
         let group: Vec<Expr> = dims.iter().map(|(n, e)| e.clone().alias(n)).collect();
         let keys: Vec<Expr> = dims.iter().map(|(n, _)| ident(n)).collect();
