@@ -84,9 +84,19 @@ fn render_call(manifest: &Manifest, root: &str, call: &str, template: &str, cust
     match function {
         "Dimension" | "TimeDimension" | "Entity" => {}
         "Metric" => {
-            return Err(CanaryError::query(format!(
-                "filters on metrics (`{call}`) are not supported yet"
-            )));
+            // The metric's value per entity: a column the planner joins in.
+            let by = group_by_of(&args);
+            return match by.as_slice() {
+                [entity] => Ok(format!(
+                    "{}{}__per__{}",
+                    crate::plan::ENTITY_METRIC_PREFIX,
+                    positional.first().cloned().ok_or_else(|| bad(template))?,
+                    entity.rsplit("__").next().unwrap_or(entity)
+                )),
+                _ => Err(CanaryError::query(format!(
+                    "a metric in a filter must be grouped by one entity (`{call}`)"
+                ))),
+            };
         }
         other => {
             return Err(CanaryError::query(format!(
@@ -135,6 +145,18 @@ fn render_call(manifest: &Manifest, root: &str, call: &str, template: &str, cust
         (None, None) if time && parsed.is_metric_time() => format!("date_trunc('day', {column})"),
         (None, None) => column,
     })
+}
+
+/// The `group_by` of a `Metric(...)` call: keyword or second positional argument.
+fn group_by_of(args: &[String]) -> Vec<String> {
+    for a in args {
+        if let Some((k, v)) = a.split_once('=')
+            && k.trim() == "group_by"
+        {
+            return list(v.trim());
+        }
+    }
+    args.get(1).map(|a| list(a.trim())).unwrap_or_default()
 }
 
 fn bad(template: &str) -> CanaryError {

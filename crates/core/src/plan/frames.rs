@@ -224,6 +224,49 @@ impl Planner<'_> {
         Ok(Some(start.lt_eq(t.clone()).and(t.lt(end.clone()).or(end.is_null()))))
     }
 
+    /// Join the value of a KPI per entity (`__kpi__K__per__E`) to the rows of `product`,
+    /// on the product's entity E: the KPI computed by E over all time (NULL where E has none).
+    fn join_entity_metric(&mut self, product: &str, b: LogicalPlanBuilder, name: &str) -> Result<LogicalPlanBuilder> {
+        let Some((kpi, entity)) = super::planner::entity_metric_parts(name) else {
+            return Err(CanaryError::query(format!("cannot read `{name}`")));
+        };
+        let project = self.project;
+        let Some(e) = project.products[product].entities.get(&entity) else {
+            return Err(CanaryError::query(format!(
+                "`{name}`: `{entity}` is not an entity of `{product}`"
+            )));
+        };
+        let query = super::Query {
+            kpis: vec![kpi.clone()],
+            by: vec![entity.clone()],
+            tenant: self.query.tenant.clone(),
+            custom_grains: self.query.custom_grains.clone(),
+            ..super::Query::default()
+        };
+        let sub = Planner::new(project, self.catalog, &query)
+            .and_then(|p| p.plan(None))
+            .map_err(|err| CanaryError::query(format!("`{name}`: {err}")))?;
+        let key = format!("{name}__key");
+        let values = LogicalPlanBuilder::from(sub.plan)
+            .project(vec![
+                ident(&entity).alias(&key),
+                datafusion::logical_expr::cast(ident(&kpi), datafusion::arrow::datatypes::DataType::Float64)
+                    .alias(name),
+            ])
+            .and_then(LogicalPlanBuilder::build)
+            .map_err(pe)?;
+        b.join(
+            values,
+            JoinType::Left,
+            (
+                vec![datafusion::common::Column::new(Some(product), e.column.as_str())],
+                vec![datafusion::common::Column::from_name(key)],
+            ),
+            None,
+        )
+        .map_err(pe)
+    }
+
     /// Equality of the partition dimensions `member` shares (by name) with its nearest
     /// ancestor in the scope that has them.
     fn partition_match(
@@ -443,6 +486,17 @@ impl Planner<'_> {
             needed.extend(ScopeSchema::qualifiers(e));
         }
         let mut b = self.scan(product, &needed)?;
+        let mut metric_columns: BTreeSet<String> = BTreeSet::new();
+        for e in filter.iter().chain(extra.iter()) {
+            for c in e.column_refs() {
+                if c.relation.is_none() && c.name.starts_with(super::planner::ENTITY_METRIC_PREFIX) {
+                    metric_columns.insert(c.name.clone());
+                }
+            }
+        }
+        for name in metric_columns {
+            b = self.join_entity_metric(product, b, &name)?;
+        }
         if let (Some(raw), Some(t), Some(g)) = (&raw_time, &time, to_start) {
             let day = truncate(out_unit, raw.clone());
             if let Some(from) = self.from {

@@ -588,10 +588,12 @@ impl<'a> Planner<'a> {
         time: Option<&Expr>,
     ) -> Result<Expr> {
         let scope = self.scope(product)?;
-        let parsed = match time {
-            Some(_) => scope.parse_with_extra(sql, METRIC_TIME, super::time::ts_type()),
-            None => scope.parse(sql),
-        };
+        // `__kpi__K__per__E`: the value of KPI K for the row's entity E (joined in by the scan).
+        let mut extras = super::entity_metric_columns(sql);
+        if time.is_some() {
+            extras.push((METRIC_TIME.to_owned(), super::time::ts_type()));
+        }
+        let parsed = scope.parse_with_extras(sql, &extras);
         let e = parsed.map_err(|e| match e {
             ExprError::UnknownColumn { name, valid } => CanaryError::query_hint(
                 format!("{what}: unknown column `{name}` for product `{product}`"),
@@ -612,8 +614,11 @@ impl<'a> Planner<'a> {
                 .map_err(CanaryError::plan)?,
             None => e,
         };
-        let schema = &self.scope(product)?.schema;
-        crate::validate::check_boolean_filter(&e, schema, sql)
+        let schema = self
+            .scope(product)?
+            .extended_schema(&extras)
+            .map_err(|e| CanaryError::query(format!("{what}: {e}")))?;
+        crate::validate::check_boolean_filter(&e, &schema, sql)
             .map_err(|m| CanaryError::query(format!("{what}: {m}")))?;
         Ok(e)
     }
@@ -768,6 +773,16 @@ impl<'a> Planner<'a> {
         }
         Ok(b)
     }
+}
+
+/// Prefix of a column holding a KPI's value per entity: `__kpi__K__per__E`.
+pub const ENTITY_METRIC_PREFIX: &str = "__kpi__";
+
+/// `(kpi, entity)` of a `__kpi__K__per__E` name.
+pub(super) fn entity_metric_parts(name: &str) -> Option<(String, String)> {
+    let rest = name.strip_prefix(ENTITY_METRIC_PREFIX)?;
+    let (kpi, entity) = rest.rsplit_once("__per__")?;
+    Some((kpi.to_owned(), entity.to_owned()))
 }
 
 /// The name filters and `by` use for the time a measure is aggregated over.

@@ -142,13 +142,34 @@ impl ScopeSchema {
         name: &str,
         data_type: datafusion::arrow::datatypes::DataType,
     ) -> Result<Expr, ExprError> {
-        let extra = DFSchema::try_from(Schema::new(vec![Field::new(name, data_type, true)]))
-            .map_err(|e| ExprError::Invalid(e.to_string()))?;
-        let mut schema = self.schema.clone();
-        schema.merge(&extra);
+        self.parse_with_extras(sql, &[(name.to_owned(), data_type)])
+    }
+
+    /// Like [`Self::parse_with_extra`], with several extra columns.
+    pub fn parse_with_extras(
+        &self,
+        sql: &str,
+        extras: &[(String, datafusion::arrow::datatypes::DataType)],
+    ) -> Result<Expr, ExprError> {
+        if extras.is_empty() {
+            return self.parse(sql);
+        }
+        let schema = self.extended_schema(extras)?;
         let root = self.scope.root().qualifier.clone();
         let expr = parse_expr_preferring(sql, &schema, Some(&root))?;
         self.substitute(expr)
+    }
+
+    /// The scope's schema with extra unqualified columns.
+    pub fn extended_schema(
+        &self,
+        extras: &[(String, datafusion::arrow::datatypes::DataType)],
+    ) -> Result<DFSchema, ExprError> {
+        let fields: Vec<Field> = extras.iter().map(|(n, t)| Field::new(n, t.clone(), true)).collect();
+        let extra = DFSchema::try_from(Schema::new(fields)).map_err(|e| ExprError::Invalid(e.to_string()))?;
+        let mut schema = self.schema.clone();
+        schema.merge(&extra);
+        Ok(schema)
     }
 
     /// Parse a user expression over the scope; dimension names become their expressions.

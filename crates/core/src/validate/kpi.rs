@@ -304,7 +304,12 @@ fn measure_input(
     if let Some(f) = filter {
         match ScopeSchema::new(project, product_id, &declared_schema) {
             Ok(scope) => {
-                if let Err(e) = scope.parse(f).and_then(|e| check_boolean(&e, &scope.schema, f)) {
+                let extras = crate::plan::entity_metric_columns(f);
+                let checked = scope.parse_with_extras(f, &extras).and_then(|e| {
+                    let schema = scope.extended_schema(&extras)?;
+                    check_boolean(&e, &schema, f)
+                });
+                if let Err(e) = checked {
                     diags.push(
                         fan_out_diag(project, &scope, &e, spec.at(filter_field))
                             .unwrap_or_else(|| expr_diag(e, spec.at(filter_field), "filter")),
