@@ -673,8 +673,13 @@ impl<'a> Planner<'a> {
             } else {
                 let project = self.project;
                 let scope = self.scope(product)?;
+                let own_entity = project.products[product].entities.get(base);
                 match scope.dimension(project, base) {
                     Ok(d) => d.expr,
+                    // An entity of the product groups by its key column.
+                    Err(DimensionError::Unknown { .. }) if own_entity.is_some() => {
+                        column(product, &own_entity.map(|e| e.column.clone()).unwrap_or_default())
+                    }
                     Err(DimensionError::Unknown { valid, .. }) => {
                         return Err(CanaryError::query_hint(
                             format!("unknown dimension `{base}` for product `{product}`"),

@@ -393,3 +393,20 @@ async fn start_of_period_offsets_read_the_first_day() {
         ]
     );
 }
+
+#[tokio::test]
+async fn filters_on_a_kpi_per_entity() {
+    let (_dir, e) = engine().await;
+    // Tenant a orders per customer: 1 → 3 (10, 20, 60), 2 → 2 (30, 40), 3 → 1 (50).
+    // Revenue of customers with at least 2 orders: 90 + 70.
+    let q = canary_core::Query {
+        kpis: vec!["revenue".into(), "orders".into()],
+        filter: Some("__kpi__orders__per__customer >= 2".into()),
+        tenant: Some("a".into()),
+        ..Default::default()
+    };
+    assert_eq!(crate::fixture::query_rows(&e, &q).await, vec![r(&["160", "5"])]);
+    // The entity itself can be a drill-down.
+    let got = rows(&e, &["orders"], None, &["customer"], A).await;
+    assert_eq!(got, vec![r(&["1", "3"]), r(&["2", "2"]), r(&["3", "1"])]);
+}
