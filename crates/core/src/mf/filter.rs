@@ -262,6 +262,14 @@ mod tests {
             render(&m, "x", "{{ Dimension('metric_time') }} = '2020-01-01'").unwrap(),
             "date_trunc('day', metric_time) = '2020-01-01'"
         );
-        assert!(render(&m, "x", "{{ Metric('bookings', group_by=['listing']) }} > 2").is_err());
+        assert_eq!(
+            render(&m, "x", "{{ Metric('bookings', group_by=['listing']) }} > 2").unwrap(),
+            "__kpi__bookings__per__listing > 2"
+        );
+        assert_eq!(
+            render(&m, "x", "{{ Metric('views', ['listing']) }} > 10").unwrap(),
+            "__kpi__views__per__listing > 10"
+        );
+        assert!(render(&m, "x", "{{ Metric('bookings', group_by=['listing', 'user']) }} > 2").is_err());
     }
 }
