@@ -444,6 +444,25 @@ fn conversion_spec(
     })
 }
 
+/// `fill_nulls_with`: the value where the metric has none, as a derived KPI
+/// `coalesce(value, fill)` over the metric's KPI, which becomes the hidden `METRIC__input_0`.
+fn filled(mut k: KpiSpec, fill: Option<String>, out: &mut Vec<KpiSpec>) -> KpiSpec {
+    let Some(fill) = fill else {
+        return k;
+    };
+    let name = std::mem::take(&mut k.id);
+    k.id = format!("{name}__input_0");
+    let mut outer = kpi(&name, KpiType::Derived);
+    outer.expr = Some(format!("coalesce(value, {fill})"));
+    outer.inputs = vec![DerivedInput {
+        kpi: k.id.clone(),
+        alias: Some("value".into()),
+        offset: None,
+    }];
+    out.push(k);
+    outer
+}
+
 /// A JSON number or numeric string as SQL.
 fn number(v: &serde_json::Value) -> std::result::Result<String, String> {
     if v.is_number() {
@@ -464,14 +483,7 @@ fn fill_nulls_with(metric: &Metric) -> std::result::Result<Option<String>, Strin
         }) => Some(v),
         _ => metric.type_params.fill_nulls_with.as_ref(),
     };
-    match value {
-        None => Ok(None),
-        Some(v) if v.is_number() => Ok(Some(v.to_string())),
-        Some(v) => match v.as_str().map(str::trim) {
-            Some(t) if t.parse::<f64>().is_ok() => Ok(Some(t.to_owned())),
-            _ => Err(format!("`fill_nulls_with: {v}` is not a number")),
-        },
-    }
+    value.map(number).transpose()
 }
 
 /// The KPIs for one metric: itself, plus hidden inputs for filtered metric inputs.
@@ -519,33 +531,11 @@ fn kpis(
     let mut k = match kind.as_str() {
         "simple" => {
             let (measure, filter) = simple_parts(manifest, measure_models, metric, &[])?;
-            match fill_nulls_with(metric)? {
-                // `fill_nulls_with`: the value where the metric has none, as a derived KPI
-                // over a hidden simple one.
-                Some(fill) => {
-                    let id = format!("{}__input_0", metric.name);
-                    let mut inner = kpi(&id, KpiType::Simple);
-                    inner.measure = Some(measure);
-                    inner.filter = filter;
-                    inner.every_period = joins_time_spine(metric);
-                    out.push(inner);
-                    let mut k = kpi(&metric.name, KpiType::Derived);
-                    k.expr = Some(format!("coalesce(value, {fill})"));
-                    k.inputs = vec![DerivedInput {
-                        kpi: id,
-                        alias: Some("value".into()),
-                        offset: None,
-                    }];
-                    k
-                }
-                None => {
-                    let mut k = kpi(&metric.name, KpiType::Simple);
-                    k.measure = Some(measure);
-                    k.filter = filter;
-                    k.every_period = joins_time_spine(metric);
-                    k
-                }
-            }
+            let mut k = kpi(&metric.name, KpiType::Simple);
+            k.measure = Some(measure);
+            k.filter = filter;
+            k.every_period = joins_time_spine(metric);
+            filled(k, fill_nulls_with(metric)?, &mut out)
         }
         "ratio" => {
             let p = &metric.type_params;
@@ -644,33 +634,12 @@ fn kpis(
                 grain_to_date,
                 period_agg: Some(period_agg),
             };
-            match fill_nulls_with(metric)? {
-                Some(fill) => {
-                    let id = format!("{}__input_0", metric.name);
-                    let mut inner = kpi(&id, KpiType::Cumulative);
-                    inner.measure = Some(measure);
-                    inner.filter = filter;
-                    inner.cumulative = Some(cumulative);
-                    inner.every_period = joins_time_spine(metric);
-                    out.push(inner);
-                    let mut k = kpi(&metric.name, KpiType::Derived);
-                    k.expr = Some(format!("coalesce(value, {fill})"));
-                    k.inputs = vec![DerivedInput {
-                        kpi: id,
-                        alias: Some("value".into()),
-                        offset: None,
-                    }];
-                    k
-                }
-                None => {
-                    let mut k = kpi(&metric.name, KpiType::Cumulative);
-                    k.measure = Some(measure);
-                    k.filter = filter;
-                    k.cumulative = Some(cumulative);
-                    k.every_period = joins_time_spine(metric);
-                    k
-                }
-            }
+            let mut k = kpi(&metric.name, KpiType::Cumulative);
+            k.measure = Some(measure);
+            k.filter = filter;
+            k.cumulative = Some(cumulative);
+            k.every_period = joins_time_spine(metric);
+            filled(k, fill_nulls_with(metric)?, &mut out)
         }
         "conversion" => {
             let params = metric
@@ -689,26 +658,12 @@ fn kpis(
                 .get("base_measure")
                 .and_then(|m| m.get("fill_nulls_with"))
                 .filter(|v| !v.is_null());
+            let mut k = kpi(&metric.name, KpiType::Conversion);
+            k.conversion = Some(conversion);
             match (fill, calculation) {
-                (None, _) if base_fill.is_none() => {
-                    let mut k = kpi(&metric.name, KpiType::Conversion);
-                    k.conversion = Some(conversion);
-                    k
-                }
+                (None, _) if base_fill.is_none() => k,
                 (Some(v), crate::spec::ConversionCalculation::Conversions) if base_fill.is_none() => {
-                    let fill = number(v)?;
-                    let id = format!("{}__input_0", metric.name);
-                    let mut inner = kpi(&id, KpiType::Conversion);
-                    inner.conversion = Some(conversion);
-                    out.push(inner);
-                    let mut k = kpi(&metric.name, KpiType::Derived);
-                    k.expr = Some(format!("coalesce(value, {fill})"));
-                    k.inputs = vec![DerivedInput {
-                        kpi: id,
-                        alias: Some("value".into()),
-                        offset: None,
-                    }];
-                    k
+                    filled(k, Some(number(v)?), &mut out)
                 }
                 _ => return Err("`fill_nulls_with` on the measures of a conversion rate is not supported yet".into()),
             }

@@ -5,16 +5,15 @@ use std::collections::BTreeSet;
 use datafusion::common::JoinType;
 use datafusion::common::tree_node::TreeNode;
 use datafusion::datasource::provider_as_source;
-use datafusion::functions_window::expr_fn::row_number;
 use datafusion::logical_expr::expr::WindowFunction;
 use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlanBuilder, WindowFunctionDefinition, ident, lit};
 use indexmap::IndexMap;
 
 use super::PERIOD_COLUMN;
-use super::aggregate::{aggregate, masked, split, value_expr};
+use super::aggregate::{aggregate, value_expr};
 use super::planner::{Frame, LeafKind, Planner, column};
 use super::scope::ScopeSchema;
-use super::time::{shift_expr, shifts_clamp, spine, spine_plan, truncate, ts, ts_lit, unshift, unshift_expr};
+use super::time::{shift_expr, shifts_clamp, truncate, ts, ts_lit, unshift, unshift_expr};
 use crate::error::{CanaryError, Result};
 use crate::model::{CalendarDuration, CumulativeWindow, Grain, Measure, NonAdditiveWindow, PeriodAgg};
 
@@ -45,13 +44,21 @@ enum FrameKey {
 
 /// How [`Planner::rows_deferring`] treats time.
 #[derive(Debug, Clone, Copy)]
-struct RowOptions {
+pub(super) struct RowOptions {
     /// Return the `--where` parts on metric_time alone instead of applying them.
-    defer_time: bool,
+    pub defer_time: bool,
     /// Move rows by the shifts (rather than periods after aggregating).
-    row_shift: bool,
+    pub row_shift: bool,
     /// Give each output period the rows of the day that starts its period of this grain.
-    to_start: Option<Grain>,
+    pub to_start: Option<Grain>,
+}
+
+/// A one-column plan `_k` = 0, 1, …, n - 1 (candidate day offsets).
+fn day_counter(n: i32) -> Result<datafusion::logical_expr::LogicalPlan> {
+    LogicalPlanBuilder::values((0..n).map(|k| vec![lit(k)]).collect())
+        .and_then(|v| v.project(vec![ident("column1").alias("_k")]))
+        .and_then(LogicalPlanBuilder::build)
+        .map_err(pe)
 }
 
 fn split_conjunction_owned(e: Expr) -> Vec<Expr> {
@@ -62,7 +69,7 @@ fn conjunction(v: Vec<Expr>) -> Option<Expr> {
     datafusion::logical_expr::utils::conjunction(v)
 }
 
-fn pe(e: datafusion::error::DataFusionError) -> CanaryError {
+pub(super) fn pe(e: datafusion::error::DataFusionError) -> CanaryError {
     CanaryError::plan(e)
 }
 
@@ -323,7 +330,7 @@ impl Planner<'_> {
         Ok(ts(d.expr))
     }
 
-    fn measure_value(&mut self, product: &str, measure: &Measure) -> Result<Expr> {
+    pub(super) fn measure_value(&mut self, product: &str, measure: &Measure) -> Result<Expr> {
         let parsed = match &measure.expr {
             Some(sql) => Some(
                 self.scope(product)?
@@ -338,7 +345,7 @@ impl Planner<'_> {
     /// Rows of a product for a frame: scan, joins, `--where`, and the time range.
     /// Returns the builder, the period expression (if any) and the `by` expressions.
     #[allow(clippy::type_complexity)]
-    fn rows(
+    pub(super) fn rows(
         &mut self,
         product: &str,
         measure: &str,
@@ -378,7 +385,7 @@ impl Planner<'_> {
     /// Like [`Self::rows`]; with `defer_time`, the parts of `--where` on `metric_time` alone
     /// are not applied to the rows but returned, over `period` (the output period).
     #[allow(clippy::type_complexity)]
-    fn rows_deferring(
+    pub(super) fn rows_deferring(
         &mut self,
         product: &str,
         measure: &str,
@@ -512,10 +519,7 @@ impl Planner<'_> {
                 Grain::Year => 366,
                 _ => 1,
             };
-            let offsets = LogicalPlanBuilder::values((0..days).map(|k| vec![lit(k)]).collect())
-                .and_then(|v| v.project(vec![ident("column1").alias("_k")]))
-                .and_then(LogicalPlanBuilder::build)
-                .map_err(pe)?;
+            let offsets = day_counter(days)?;
             // Output days: those starting a period of a queried time grain.
             let mut grains = vec![self.query.grain.unwrap_or(Grain::Day)];
             for name in &self.query.by {
@@ -551,10 +555,7 @@ impl Planner<'_> {
                     .map_err(pe)?;
             }
             if clamp {
-                let offsets = LogicalPlanBuilder::values((0..4i32).map(|k| vec![lit(k)]).collect())
-                    .and_then(|v| v.project(vec![ident("column1").alias("_k")]))
-                    .and_then(LogicalPlanBuilder::build)
-                    .map_err(pe)?;
+                let offsets = day_counter(4i32)?;
                 let mut bucket = self.query.grain.unwrap_or(Grain::Day).min(Grain::Day);
                 for d in shifts {
                     bucket = bucket.min(d.unit);
@@ -629,7 +630,7 @@ impl Planner<'_> {
             .collect()
     }
 
-    fn group_exprs(period: &Option<Expr>, dims: &[(String, Expr)]) -> Vec<Expr> {
+    pub(super) fn group_exprs(period: &Option<Expr>, dims: &[(String, Expr)]) -> Vec<Expr> {
         period
             .iter()
             .map(|p| p.clone().alias(PERIOD_COLUMN))
@@ -638,7 +639,7 @@ impl Planner<'_> {
     }
 
     /// Move the period of a frame forward by `shifts`.
-    fn shifted(
+    pub(super) fn shifted(
         &self,
         b: LogicalPlanBuilder,
         shifts: &[CalendarDuration],
@@ -651,10 +652,7 @@ impl Planner<'_> {
             // Each output period takes the value of the period `shifts` before it. Month
             // arithmetic clamps at month ends, so that is not always `period + shifts`:
             // try the next few days and keep those that map back onto the period.
-            let offsets = LogicalPlanBuilder::values((0..4i32).map(|k| vec![lit(k)]).collect())
-                .and_then(|v| v.project(vec![ident("column1").alias("_k")]))
-                .and_then(LogicalPlanBuilder::build)
-                .map_err(pe)?;
+            let offsets = day_counter(4i32)?;
             let candidate = shift_expr(ident(PERIOD_COLUMN), shifts)
                 + datafusion::logical_expr::cast(
                     ident("_k") * lit(86_400_000_000i64),
@@ -682,7 +680,7 @@ impl Planner<'_> {
         b.project(projection).map_err(pe)
     }
 
-    fn leaf_filter(&mut self, product: &str, i: usize) -> Result<Option<Expr>> {
+    pub(super) fn leaf_filter(&mut self, product: &str, i: usize) -> Result<Option<Expr>> {
         match self.leaves[i].key.input.filter.clone() {
             Some(sql) => Ok(Some(self.parse_in(product, &sql, "KPI filter")?)),
             None => Ok(None),
@@ -835,490 +833,5 @@ impl Planner<'_> {
             values,
             anchor: true,
         })
-    }
-
-    fn cumulative_frame(
-        &mut self,
-        product: &str,
-        leaves: &[usize],
-        shifts: &[CalendarDuration],
-        window: CumulativeWindow,
-    ) -> Result<Frame> {
-        let Some(grain) = self.query.grain else {
-            return Err(CanaryError::query_hint("cumulative KPIs need a grain", "pass --grain"));
-        };
-        // No range and no data to take one from: plan one period and return no rows.
-        let (from, to, no_data) = match self.spine_range {
-            Some((from, to)) => (from, to, false),
-            None => {
-                let start = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
-                (start, grain.add(start, 1), true)
-            }
-        };
-        let rows = spine(grain, unshift(from, shifts), unshift(to, shifts), window);
-        if rows.is_empty() {
-            return Err(CanaryError::query("the range holds no whole period"));
-        }
-        let data_lo = match window {
-            CumulativeWindow::AllTime => None,
-            _ => rows.iter().filter_map(|r| r.lo).min(),
-        };
-        let data_hi = rows.iter().map(|r| r.hi).max();
-        let first = self.leaves[leaves[0]].key.input.measure.clone();
-
-        let mut measures = Vec::new();
-        let mut filters = Vec::new();
-        for &i in leaves {
-            let measure = self.project.products[product].measures[&self.leaves[i].key.input.measure].clone();
-            let value = self.measure_value(product, &measure)?;
-            let filter = self.leaf_filter(product, i)?;
-            filters.extend(filter.clone());
-            measures.push((i, measure, value, filter));
-        }
-        // Rows are read without the query grain: they are bucketed finer, then windowed.
-        let bucket_grain = match window {
-            CumulativeWindow::Trailing(d) if d.unit < Grain::Day => d.unit.min(grain),
-            _ if grain < Grain::Day => grain,
-            _ => Grain::Day,
-        };
-        let time = self.time_expr(product, &first)?;
-        // The rows of every window of the spine; periods come from the spine, not the rows.
-        let (b, _, dims) = self.rows(product, &first, shifts, &filters, Some((data_lo, data_hi)))?;
-        let bucket = truncate(bucket_grain, time.clone()).alias("_t");
-        let mut splits = Vec::new();
-        for (_, measure, value, filter) in &measures {
-            splits.push(split(measure, value.clone(), filter.clone(), b.schema()).map_err(pe)?);
-        }
-        let dim_keys: Vec<Expr> = dims.iter().map(|(n, _)| ident(n)).collect();
-        let (rows_plan, finals): (LogicalPlanBuilder, Vec<Expr>) = if splits.iter().all(Option::is_some) {
-            // Two phases: partial aggregates per bucket, combined per spine period.
-            let mut group = vec![bucket];
-            group.extend(dims.iter().map(|(n, e)| e.clone().alias(n)));
-            let mut partials = Vec::new();
-            let mut finals = Vec::new();
-            for ((i, ..), s) in measures.iter().zip(splits.into_iter().flatten()) {
-                let col = self.leaves[*i].column.clone();
-                let mut names = Vec::new();
-                for (e, suffix) in s.partials {
-                    let name = format!("{col}{suffix}_p");
-                    partials.push(e.alias(&name));
-                    names.push(ident(name));
-                }
-                finals.push((s.finish)(&names).alias(col));
-            }
-            (b.aggregate(group, partials).map_err(pe)?, finals)
-        } else {
-            // One phase: keep rows, with each measure's value masked by its filter.
-            let mut projection = vec![time.clone().alias("_t")];
-            projection.extend(dims.iter().map(|(n, e)| e.clone().alias(n)));
-            for (i, _, value, filter) in &measures {
-                let raw = format!("{}_raw", self.leaves[*i].column);
-                projection.push(masked(value.clone(), filter.clone()).map_err(pe)?.alias(raw));
-            }
-            let projected = b.project(projection).map_err(pe)?;
-            let mut finals = Vec::new();
-            for (i, measure, ..) in &measures {
-                let col = self.leaves[*i].column.clone();
-                let raw = ident(format!("{col}_raw"));
-                finals.push(
-                    aggregate(measure, raw, None, projected.schema())
-                        .map_err(pe)?
-                        .alias(col),
-                );
-            }
-            (projected, finals)
-        };
-        let mut on = vec![ident("_t").lt(ident("_hi"))];
-        if window != CumulativeWindow::AllTime {
-            on.push(ident("_t").gt_eq(ident("_lo")));
-        }
-        let joined = spine_plan(&rows)
-            .map_err(pe)?
-            .join_on(rows_plan.build().map_err(pe)?, JoinType::Inner, on)
-            .map_err(pe)?;
-        let mut group = vec![ident(PERIOD_COLUMN)];
-        group.extend(dim_keys);
-        let values: Vec<String> = leaves.iter().map(|&i| self.leaves[i].column.clone()).collect();
-        let mut b = joined.aggregate(group, finals).map_err(pe)?;
-        if no_data {
-            b = b.filter(lit(false)).map_err(pe)?;
-        }
-        let b = self.shifted(b, shifts, &values)?;
-        Ok(Frame {
-            plan: b.build().map_err(pe)?,
-            values,
-            anchor: true,
-        })
-    }
-
-    /// A cumulative KPI computed per day (or finer grain) over the time spine, each day
-    /// covering the data in `(day - window, day]`, then one daily value per period
-    /// (`period_agg`). Time dimensions of the measure come from the spine day, and filters on
-    /// `metric_time` alone select output days.
-    fn daily_cumulative_frame(
-        &mut self,
-        product: &str,
-        leaves: &[usize],
-        shifts: &[CalendarDuration],
-        window: CumulativeWindow,
-        agg: PeriodAgg,
-    ) -> Result<Frame> {
-        let Some(grain) = self.query.grain else {
-            return Err(CanaryError::internal("a daily cumulative frame without a grain"));
-        };
-        let mut bucket = grain.min(Grain::Day);
-        if let CumulativeWindow::Trailing(d) = window {
-            bucket = bucket.min(d.unit);
-        }
-        let (from, to, no_data) = match self.spine_range {
-            Some((from, to)) => (from, to, false),
-            None => {
-                let start = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
-                (start, grain.add(start, 1), true)
-            }
-        };
-        // A calendar (a time spine table) bounds the days, not only the periods.
-        let (from, to) = match (self.calendar(), self.from, self.to) {
-            (Some((lo, _)), None, _) if lo > from => (bucket.truncate(lo), to),
-            _ => (from, to),
-        };
-        let to = match (self.calendar(), self.to) {
-            (Some((_, hi)), None) => to.min(bucket.add(bucket.truncate(hi), 1)),
-            _ => to,
-        };
-        let (from, to) = (unshift(from, shifts), unshift(to, shifts));
-        let mut rows = Vec::new();
-        let mut d = bucket.truncate(from);
-        while d < to {
-            let hi = bucket.add(d, 1);
-            let lo = match window {
-                CumulativeWindow::AllTime => None,
-                CumulativeWindow::Trailing(w) => Some(bucket.add(w.sub_from(d), 1)),
-                CumulativeWindow::GrainToDate(g) => Some(g.truncate(d)),
-            };
-            rows.push(super::time::SpineRow { period: d, lo, hi });
-            d = hi;
-        }
-        if rows.is_empty() {
-            return Err(CanaryError::query("the range holds no whole period"));
-        }
-        let data_lo = rows
-            .iter()
-            .filter_map(|r| r.lo)
-            .min()
-            .filter(|_| window != CumulativeWindow::AllTime);
-        let data_hi = rows.iter().map(|r| r.hi).max();
-        let first = self.leaves[leaves[0]].key.input.measure.clone();
-        let mut measures = Vec::new();
-        let mut filters = Vec::new();
-        for &i in leaves {
-            let measure = self.project.products[product].measures[&self.leaves[i].key.input.measure].clone();
-            let value = self.measure_value(product, &measure)?;
-            let filter = self.leaf_filter(product, i)?;
-            filters.extend(filter.clone());
-            measures.push((i, measure, value, filter));
-        }
-        let time = self.time_expr(product, &first)?;
-        let (b, _, _, deferred) = self.rows_deferring(
-            product,
-            &first,
-            shifts,
-            &filters,
-            Some((data_lo, data_hi)),
-            RowOptions {
-                defer_time: true,
-                row_shift: false,
-                to_start: None,
-            },
-        )?;
-        let all_dims = self.dimensions_with(product, &first, Some(&ident(PERIOD_COLUMN)))?;
-        let row_dims: Vec<(String, Expr)> = all_dims
-            .iter()
-            .filter(|(_, _, is_time)| !is_time)
-            .map(|(n, e, _)| (n.clone(), e.clone()))
-            .collect();
-        let time_dims: Vec<(String, Expr)> = all_dims
-            .iter()
-            .filter(|(_, _, is_time)| *is_time)
-            .map(|(n, e, _)| (n.clone(), e.clone()))
-            .collect();
-        // Rows: bucket, row dimensions, each measure's value masked by its filter.
-        let mut projection = vec![truncate(bucket, time).alias("_t")];
-        projection.extend(row_dims.iter().map(|(n, e)| e.clone().alias(n)));
-        for (i, _, value, filter) in &measures {
-            let raw = format!("{}_raw", self.leaves[*i].column);
-            projection.push(masked(value.clone(), filter.clone()).map_err(pe)?.alias(raw));
-        }
-        let projected = b.project(projection).map_err(pe)?;
-        let mut daily = Vec::new();
-        for (i, measure, ..) in &measures {
-            let col = self.leaves[*i].column.clone();
-            let raw = ident(format!("{col}_raw"));
-            daily.push(
-                aggregate(measure, raw, None, projected.schema())
-                    .map_err(pe)?
-                    .alias(col),
-            );
-        }
-        let mut on = vec![ident("_t").lt(ident("_hi"))];
-        if window != CumulativeWindow::AllTime {
-            on.push(ident("_t").gt_eq(ident("_lo")));
-        }
-        let mut group = vec![ident(PERIOD_COLUMN)];
-        group.extend(row_dims.iter().map(|(n, _)| ident(n)));
-        let mut b = spine_plan(&rows)
-            .map_err(pe)?
-            .join_on(projected.build().map_err(pe)?, JoinType::Inner, on)
-            .and_then(|b| b.aggregate(group, daily))
-            .map_err(pe)?;
-        if let Some(f) = deferred {
-            b = b.filter(f).map_err(pe)?;
-        }
-        if no_data {
-            b = b.filter(lit(false)).map_err(pe)?;
-        }
-        let values: Vec<String> = leaves.iter().map(|&i| self.leaves[i].column.clone()).collect();
-        // One value per output period, from its days.
-        let mut keys = vec![truncate(grain, ident(PERIOD_COLUMN)).alias(PERIOD_COLUMN)];
-        keys.extend(row_dims.iter().map(|(n, _)| ident(n)));
-        keys.extend(time_dims.iter().map(|(n, e)| e.clone().alias(n)));
-        let order = || vec![ident(PERIOD_COLUMN).sort(true, false)];
-        let picks: Vec<Expr> = values
-            .iter()
-            .map(|v| {
-                match agg {
-                    PeriodAgg::First => datafusion::functions_aggregate::expr_fn::first_value(ident(v), order()),
-                    PeriodAgg::Last => datafusion::functions_aggregate::expr_fn::last_value(ident(v), order()),
-                    PeriodAgg::Average => datafusion::functions_aggregate::expr_fn::avg(ident(v)),
-                }
-                .alias(v)
-            })
-            .collect();
-        let b = b.aggregate(keys, picks).map_err(pe)?;
-        // Back to the query's column order: period, then `by`.
-        let mut out = vec![ident(PERIOD_COLUMN)];
-        out.extend(self.query.by.iter().map(ident));
-        out.extend(values.iter().map(ident));
-        let b = b.project(out).map_err(pe)?;
-        let b = self.shifted(b, shifts, &values)?;
-        Ok(Frame {
-            plan: b.build().map_err(pe)?,
-            values,
-            anchor: true,
-        })
-    }
-
-    /// A dimension (or column) in a product's scope, for a conversion's constant property.
-    fn property(&mut self, product: &str, name: &str, kpi: &str) -> Result<Expr> {
-        let project = self.project;
-        let scope = self.scope(product)?;
-        match scope.dimension(project, name) {
-            Ok(d) => Ok(d.expr),
-            Err(_) => scope.parse(name).map_err(|e| {
-                CanaryError::query(format!(
-                    "KPI `{kpi}`: the constant property `{name}` is not a dimension or column of `{product}`: {e}"
-                ))
-            }),
-        }
-    }
-
-    /// Base events of a conversion KPI within `range`: keys, entity `_e`, time `_bt`, value
-    /// `_bv`, constant properties `_p0`, `_p1`, ….
-    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
-    fn conversion_base_rows(
-        &mut self,
-        base: &crate::model::MeasureInput,
-        base_leaf: usize,
-        entity: &str,
-        properties: &[Expr],
-        shifts: &[CalendarDuration],
-        range: (
-            Option<chrono::DateTime<chrono::Utc>>,
-            Option<chrono::DateTime<chrono::Utc>>,
-        ),
-    ) -> Result<(datafusion::logical_expr::LogicalPlan, Option<Expr>)> {
-        let bp = self.project.products[&base.product].clone();
-        let base_measure = bp.measures[&base.measure].clone();
-        let base_value = self.measure_value(&base.product, &base_measure)?;
-        let base_filter = self.leaf_filter(&base.product, base_leaf)?;
-        let base_time = self.time_expr(&base.product, &base.measure)?;
-        let extra: Vec<Expr> = base_filter
-            .iter()
-            .cloned()
-            .chain([base_time.clone()])
-            .chain(properties.iter().cloned())
-            .collect();
-        let (mut b, period, dims) = self.rows(&base.product, &base.measure, shifts, &extra, Some(range))?;
-        if let Some(f) = base_filter {
-            b = b.filter(f).map_err(pe)?;
-        }
-        let mut projection = Self::group_exprs(&period, &dims);
-        projection.push(column(&base.product, &bp.entities[entity].column).alias("_e"));
-        projection.push(base_time.alias("_bt"));
-        projection.push(base_value.alias("_bv"));
-        for (i, p) in properties.iter().enumerate() {
-            projection.push(p.clone().alias(format!("_p{i}")));
-        }
-        Ok((b.project(projection).map_err(pe)?.build().map_err(pe)?, period))
-    }
-
-    fn conversion_frames(&mut self, kpi: &str, leaves: &[usize], shifts: &[CalendarDuration]) -> Result<Vec<Frame>> {
-        let k = self.project.kpis[kpi].clone();
-        let crate::model::KpiBody::Conversion {
-            base,
-            conversion,
-            entity,
-            window,
-            constant_properties,
-            ..
-        } = &k.body
-        else {
-            return Err(CanaryError::internal("conversion frame for another kind of KPI"));
-        };
-        let mut base_props = Vec::new();
-        let mut conv_props = Vec::new();
-        for (b, c) in constant_properties {
-            base_props.push(self.property(&base.product, b, kpi)?);
-            conv_props.push(self.property(&conversion.product, c, kpi)?);
-        }
-        let find = |planner: &Self, hits: bool| {
-            leaves
-                .iter()
-                .copied()
-                .find(|&i| matches!(planner.leaves[i].key.kind, LeafKind::ConversionHits(_)) == hits)
-        };
-        let (Some(base_leaf), Some(hits_leaf)) = (find(self, false), find(self, true)) else {
-            return Err(CanaryError::internal("conversion KPI without both leaves"));
-        };
-        let bp = self.project.products[&base.product].clone();
-        let cp = self.project.products[&conversion.product].clone();
-        let base_measure = bp.measures[&base.measure].clone();
-        let conv_measure = cp.measures[&conversion.measure].clone();
-
-        // Base events: the KPI's rows, grouped by the query's period and dimensions.
-        let range_lo = self.from.map(|t| unshift(t, shifts));
-        let range_hi = self.to.map(|t| unshift(t, shifts));
-        let (base_rows, period) =
-            self.conversion_base_rows(base, base_leaf, entity, &base_props, shifts, (range_lo, range_hi))?;
-        // Base events that may claim a conversion: also those up to one window after the
-        // range, so a conversion goes to the latest base event even when that one falls
-        // after the range (it is then dropped, not given to an earlier event).
-        let (candidates, _) = match (range_hi, window) {
-            (Some(hi), Some(w)) => self.conversion_base_rows(
-                base,
-                base_leaf,
-                entity,
-                &base_props,
-                shifts,
-                (range_lo, Some(w.add_to(hi))),
-            )?,
-            (Some(_), None) => {
-                self.conversion_base_rows(base, base_leaf, entity, &base_props, shifts, (range_lo, None))?
-            }
-            (None, _) => (base_rows.clone(), None),
-        };
-        let keys: Vec<Expr> = period
-            .iter()
-            .map(|_| ident(PERIOD_COLUMN))
-            .chain(self.query.by.iter().map(ident))
-            .collect();
-        let base_col = self.leaves[base_leaf].column.clone();
-        let opportunities = LogicalPlanBuilder::from(base_rows.clone())
-            .aggregate(
-                keys.clone(),
-                vec![
-                    aggregate(&base_measure, ident("_bv"), None, base_rows.schema())
-                        .map_err(pe)?
-                        .alias(&base_col),
-                ],
-            )
-            .map_err(pe)?;
-        let opportunities = self.shifted(opportunities, shifts, std::slice::from_ref(&base_col))?;
-
-        // Conversion events of the same entity within the window after a base event; each
-        // conversion counts once, for the latest base event before it.
-        let conv_value = self.measure_value(&conversion.product, &conv_measure)?;
-        let conv_filter = self.leaf_filter(&conversion.product, hits_leaf)?;
-        let conv_time = self.time_expr(&conversion.product, &conversion.measure)?;
-        let mut needed = BTreeSet::new();
-        for e in conv_filter
-            .iter()
-            .chain([&conv_time, &conv_value])
-            .chain(conv_props.iter())
-        {
-            needed.extend(ScopeSchema::qualifiers(e));
-        }
-        let mut c = self.scan(&conversion.product, &needed)?;
-        if let Some(f) = conv_filter {
-            c = c.filter(f).map_err(pe)?;
-        }
-        if let Some(lo) = range_lo {
-            c = c.filter(conv_time.clone().gt_eq(ts_lit(lo))).map_err(pe)?;
-        }
-        if let (Some(hi), Some(w)) = (range_hi, window) {
-            // Through the end of the window of the last candidate base event.
-            c = c
-                .filter(conv_time.clone().lt(ts_lit(w.add_to(w.add_to(hi)))))
-                .map_err(pe)?;
-        }
-        let mut conv_columns = vec![
-            column(&conversion.product, &cp.entities[entity].column).alias("_ce"),
-            conv_time.alias("_ct"),
-            conv_value.alias("_cv"),
-        ];
-        for (i, p) in conv_props.iter().enumerate() {
-            conv_columns.push(p.clone().alias(format!("_cp{i}")));
-        }
-        let c = c
-            .project(conv_columns)
-            .map_err(pe)?
-            .window(vec![row_number().alias("_cid")])
-            .map_err(pe)?
-            .build()
-            .map_err(pe)?;
-        // A conversion at or after the base event and less than the window after it.
-        let mut within = ident("_ct").gt_eq(ident("_bt"));
-        if let Some(w) = window {
-            within = within.and(ident("_ct").lt(super::time::shift_expr(ident("_bt"), &[*w])));
-        }
-        for i in 0..conv_props.len() {
-            within = within.and(ident(format!("_p{i}")).eq(ident(format!("_cp{i}"))));
-        }
-        // Ties between base events at the same time settle by their keys, the same every run.
-        let mut order = vec![ident("_bt").sort(false, true)];
-        order.extend(period.iter().map(|_| ident(PERIOD_COLUMN).sort(true, false)));
-        order.extend(self.query.by.iter().map(|b| ident(b).sort(true, false)));
-        let latest = row_number()
-            .partition_by(vec![ident("_cid")])
-            .order_by(order)
-            .build()
-            .map_err(pe)?
-            .alias("_rn");
-        let hits_col = self.leaves[hits_leaf].column.clone();
-        let mut matched = LogicalPlanBuilder::from(candidates)
-            .join(c, JoinType::Inner, (vec!["_e"], vec!["_ce"]), Some(within))
-            .map_err(pe)?
-            .window(vec![latest])
-            .map_err(pe)?
-            .filter(ident("_rn").eq(lit(1u64)))
-            .map_err(pe)?;
-        if let Some(hi) = range_hi {
-            matched = matched.filter(ident("_bt").lt(ts_lit(hi))).map_err(pe)?;
-        }
-        let hits = aggregate(&conv_measure, ident("_cv"), None, matched.schema()).map_err(pe)?;
-        let matched = matched.aggregate(keys, vec![hits.alias(&hits_col)]).map_err(pe)?;
-        let matched = self.shifted(matched, shifts, std::slice::from_ref(&hits_col))?;
-        Ok(vec![
-            Frame {
-                plan: opportunities.build().map_err(pe)?,
-                values: vec![base_col],
-                anchor: shifts.is_empty(),
-            },
-            Frame {
-                plan: matched.build().map_err(pe)?,
-                values: vec![hits_col],
-                anchor: false,
-            },
-        ])
     }
 }

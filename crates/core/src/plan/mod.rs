@@ -1,6 +1,8 @@
 //! Validated model + query → one DataFusion `LogicalPlan`.
 
 mod aggregate;
+mod conversion;
+mod cumulative;
 mod exact_sum;
 mod frames;
 mod planner;

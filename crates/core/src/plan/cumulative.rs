@@ -1,0 +1,282 @@
+//! Cumulative frames: running totals over a generated time spine, per period (the window
+//! ends with each period) or per day and then one daily value per period (`period_agg`).
+
+use datafusion::common::JoinType;
+use datafusion::logical_expr::{Expr, LogicalPlanBuilder, ident, lit};
+
+use super::PERIOD_COLUMN;
+use super::aggregate::{aggregate, masked, split};
+use super::frames::{RowOptions, pe};
+use super::planner::{Frame, Planner};
+use super::time::{SpineRow, spine, spine_plan, truncate, unshift};
+use crate::error::{CanaryError, Result};
+use crate::model::{CalendarDuration, CumulativeWindow, Grain, Measure, PeriodAgg};
+
+impl Planner<'_> {
+    pub(super) fn cumulative_frame(
+        &mut self,
+        product: &str,
+        leaves: &[usize],
+        shifts: &[CalendarDuration],
+        window: CumulativeWindow,
+    ) -> Result<Frame> {
+        let Some(grain) = self.query.grain else {
+            return Err(CanaryError::query_hint("cumulative KPIs need a grain", "pass --grain"));
+        };
+        // No range and no data to take one from: plan one period and return no rows.
+        let (from, to, no_data) = match self.spine_range {
+            Some((from, to)) => (from, to, false),
+            None => {
+                let start = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+                (start, grain.add(start, 1), true)
+            }
+        };
+        let rows = spine(grain, unshift(from, shifts), unshift(to, shifts), window);
+        if rows.is_empty() {
+            return Err(CanaryError::query("the range holds no whole period"));
+        }
+        let data_lo = match window {
+            CumulativeWindow::AllTime => None,
+            _ => rows.iter().filter_map(|r| r.lo).min(),
+        };
+        let data_hi = rows.iter().map(|r| r.hi).max();
+        let first = self.leaves[leaves[0]].key.input.measure.clone();
+
+        let mut measures = Vec::new();
+        let mut filters = Vec::new();
+        for &i in leaves {
+            let measure = self.project.products[product].measures[&self.leaves[i].key.input.measure].clone();
+            let value = self.measure_value(product, &measure)?;
+            let filter = self.leaf_filter(product, i)?;
+            filters.extend(filter.clone());
+            measures.push((i, measure, value, filter));
+        }
+        // Rows are read without the query grain: they are bucketed finer, then windowed.
+        let bucket_grain = match window {
+            CumulativeWindow::Trailing(d) if d.unit < Grain::Day => d.unit.min(grain),
+            _ if grain < Grain::Day => grain,
+            _ => Grain::Day,
+        };
+        let time = self.time_expr(product, &first)?;
+        // The rows of every window of the spine; periods come from the spine, not the rows.
+        let (b, _, dims) = self.rows(product, &first, shifts, &filters, Some((data_lo, data_hi)))?;
+        let bucket = truncate(bucket_grain, time.clone()).alias("_t");
+        let mut splits = Vec::new();
+        for (_, measure, value, filter) in &measures {
+            splits.push(split(measure, value.clone(), filter.clone(), b.schema()).map_err(pe)?);
+        }
+        let dim_keys: Vec<Expr> = dims.iter().map(|(n, _)| ident(n)).collect();
+        let (rows_plan, finals): (LogicalPlanBuilder, Vec<Expr>) = if splits.iter().all(Option::is_some) {
+            // Two phases: partial aggregates per bucket, combined per spine period.
+            let mut group = vec![bucket];
+            group.extend(dims.iter().map(|(n, e)| e.clone().alias(n)));
+            let mut partials = Vec::new();
+            let mut finals = Vec::new();
+            for ((i, ..), s) in measures.iter().zip(splits.into_iter().flatten()) {
+                let col = self.leaves[*i].column.clone();
+                let mut names = Vec::new();
+                for (e, suffix) in s.partials {
+                    let name = format!("{col}{suffix}_p");
+                    partials.push(e.alias(&name));
+                    names.push(ident(name));
+                }
+                finals.push((s.finish)(&names).alias(col));
+            }
+            (b.aggregate(group, partials).map_err(pe)?, finals)
+        } else {
+            // One phase: keep rows, with each measure's value masked by its filter.
+            self.masked_measures(b, time.clone(), &dims, &measures)?
+        };
+        let mut on = vec![ident("_t").lt(ident("_hi"))];
+        if window != CumulativeWindow::AllTime {
+            on.push(ident("_t").gt_eq(ident("_lo")));
+        }
+        let joined = spine_plan(&rows)
+            .map_err(pe)?
+            .join_on(rows_plan.build().map_err(pe)?, JoinType::Inner, on)
+            .map_err(pe)?;
+        let mut group = vec![ident(PERIOD_COLUMN)];
+        group.extend(dim_keys);
+        let values: Vec<String> = leaves.iter().map(|&i| self.leaves[i].column.clone()).collect();
+        let mut b = joined.aggregate(group, finals).map_err(pe)?;
+        if no_data {
+            b = b.filter(lit(false)).map_err(pe)?;
+        }
+        let b = self.shifted(b, shifts, &values)?;
+        Ok(Frame {
+            plan: b.build().map_err(pe)?,
+            values,
+            anchor: true,
+        })
+    }
+
+    /// A cumulative KPI computed per day (or finer grain) over the time spine, each day
+    /// covering the data in `(day - window, day]`, then one daily value per period
+    /// (`period_agg`). Time dimensions of the measure come from the spine day, and filters on
+    /// `metric_time` alone select output days.
+    pub(super) fn daily_cumulative_frame(
+        &mut self,
+        product: &str,
+        leaves: &[usize],
+        shifts: &[CalendarDuration],
+        window: CumulativeWindow,
+        agg: PeriodAgg,
+    ) -> Result<Frame> {
+        let Some(grain) = self.query.grain else {
+            return Err(CanaryError::internal("a daily cumulative frame without a grain"));
+        };
+        let mut bucket = grain.min(Grain::Day);
+        if let CumulativeWindow::Trailing(d) = window {
+            bucket = bucket.min(d.unit);
+        }
+        let (from, to, no_data) = match self.spine_range {
+            Some((from, to)) => (from, to, false),
+            None => {
+                let start = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+                (start, grain.add(start, 1), true)
+            }
+        };
+        // A calendar (a time spine table) bounds the days, not only the periods.
+        let (from, to) = match (self.calendar(), self.from, self.to) {
+            (Some((lo, _)), None, _) if lo > from => (bucket.truncate(lo), to),
+            _ => (from, to),
+        };
+        let to = match (self.calendar(), self.to) {
+            (Some((_, hi)), None) => to.min(bucket.add(bucket.truncate(hi), 1)),
+            _ => to,
+        };
+        let (from, to) = (unshift(from, shifts), unshift(to, shifts));
+        let mut rows = Vec::new();
+        let mut d = bucket.truncate(from);
+        while d < to {
+            let hi = bucket.add(d, 1);
+            let lo = match window {
+                CumulativeWindow::AllTime => None,
+                CumulativeWindow::Trailing(w) => Some(bucket.add(w.sub_from(d), 1)),
+                CumulativeWindow::GrainToDate(g) => Some(g.truncate(d)),
+            };
+            rows.push(SpineRow { period: d, lo, hi });
+            d = hi;
+        }
+        if rows.is_empty() {
+            return Err(CanaryError::query("the range holds no whole period"));
+        }
+        let data_lo = rows
+            .iter()
+            .filter_map(|r| r.lo)
+            .min()
+            .filter(|_| window != CumulativeWindow::AllTime);
+        let data_hi = rows.iter().map(|r| r.hi).max();
+        let first = self.leaves[leaves[0]].key.input.measure.clone();
+        let mut measures = Vec::new();
+        let mut filters = Vec::new();
+        for &i in leaves {
+            let measure = self.project.products[product].measures[&self.leaves[i].key.input.measure].clone();
+            let value = self.measure_value(product, &measure)?;
+            let filter = self.leaf_filter(product, i)?;
+            filters.extend(filter.clone());
+            measures.push((i, measure, value, filter));
+        }
+        let time = self.time_expr(product, &first)?;
+        let (b, _, _, deferred) = self.rows_deferring(
+            product,
+            &first,
+            shifts,
+            &filters,
+            Some((data_lo, data_hi)),
+            RowOptions {
+                defer_time: true,
+                row_shift: false,
+                to_start: None,
+            },
+        )?;
+        let all_dims = self.dimensions_with(product, &first, Some(&ident(PERIOD_COLUMN)))?;
+        let row_dims: Vec<(String, Expr)> = all_dims
+            .iter()
+            .filter(|(_, _, is_time)| !is_time)
+            .map(|(n, e, _)| (n.clone(), e.clone()))
+            .collect();
+        let time_dims: Vec<(String, Expr)> = all_dims
+            .iter()
+            .filter(|(_, _, is_time)| *is_time)
+            .map(|(n, e, _)| (n.clone(), e.clone()))
+            .collect();
+        // Rows: bucket, row dimensions, each measure's value masked by its filter.
+        let (projected, daily) = self.masked_measures(b, truncate(bucket, time), &row_dims, &measures)?;
+        let mut on = vec![ident("_t").lt(ident("_hi"))];
+        if window != CumulativeWindow::AllTime {
+            on.push(ident("_t").gt_eq(ident("_lo")));
+        }
+        let mut group = vec![ident(PERIOD_COLUMN)];
+        group.extend(row_dims.iter().map(|(n, _)| ident(n)));
+        let mut b = spine_plan(&rows)
+            .map_err(pe)?
+            .join_on(projected.build().map_err(pe)?, JoinType::Inner, on)
+            .and_then(|b| b.aggregate(group, daily))
+            .map_err(pe)?;
+        if let Some(f) = deferred {
+            b = b.filter(f).map_err(pe)?;
+        }
+        if no_data {
+            b = b.filter(lit(false)).map_err(pe)?;
+        }
+        let values: Vec<String> = leaves.iter().map(|&i| self.leaves[i].column.clone()).collect();
+        // One value per output period, from its days.
+        let mut keys = vec![truncate(grain, ident(PERIOD_COLUMN)).alias(PERIOD_COLUMN)];
+        keys.extend(row_dims.iter().map(|(n, _)| ident(n)));
+        keys.extend(time_dims.iter().map(|(n, e)| e.clone().alias(n)));
+        let order = || vec![ident(PERIOD_COLUMN).sort(true, false)];
+        let picks: Vec<Expr> = values
+            .iter()
+            .map(|v| {
+                match agg {
+                    PeriodAgg::First => datafusion::functions_aggregate::expr_fn::first_value(ident(v), order()),
+                    PeriodAgg::Last => datafusion::functions_aggregate::expr_fn::last_value(ident(v), order()),
+                    PeriodAgg::Average => datafusion::functions_aggregate::expr_fn::avg(ident(v)),
+                }
+                .alias(v)
+            })
+            .collect();
+        let b = b.aggregate(keys, picks).map_err(pe)?;
+        // Back to the query's column order: period, then `by`.
+        let mut out = vec![ident(PERIOD_COLUMN)];
+        out.extend(self.query.by.iter().map(ident));
+        out.extend(values.iter().map(ident));
+        let b = b.project(out).map_err(pe)?;
+        let b = self.shifted(b, shifts, &values)?;
+        Ok(Frame {
+            plan: b.build().map_err(pe)?,
+            values,
+            anchor: true,
+        })
+    }
+
+    /// Rows as `_t` (the time), the dimensions, and each measure's value masked by its
+    /// filter (`<column>_raw`); with the aggregate of each over those values.
+    fn masked_measures(
+        &self,
+        b: LogicalPlanBuilder,
+        time: Expr,
+        dims: &[(String, Expr)],
+        measures: &[(usize, Measure, Expr, Option<Expr>)],
+    ) -> Result<(LogicalPlanBuilder, Vec<Expr>)> {
+        let mut projection = vec![time.alias("_t")];
+        projection.extend(dims.iter().map(|(n, e)| e.clone().alias(n)));
+        for (i, _, value, filter) in measures {
+            let raw = format!("{}_raw", self.leaves[*i].column);
+            projection.push(masked(value.clone(), filter.clone()).map_err(pe)?.alias(raw));
+        }
+        let projected = b.project(projection).map_err(pe)?;
+        let mut aggregates = Vec::new();
+        for (i, measure, ..) in measures {
+            let col = self.leaves[*i].column.clone();
+            let raw = ident(format!("{col}_raw"));
+            aggregates.push(
+                aggregate(measure, raw, None, projected.schema())
+                    .map_err(pe)?
+                    .alias(col),
+            );
+        }
+        Ok((projected, aggregates))
+    }
+}
