@@ -583,9 +583,7 @@ fn kpis(
                         if let Some(o) = &offset
                             && o.parse::<crate::model::Offset>().is_err()
                         {
-                            return Err(format!(
-                                "the offset `{o}` is not supported (custom granularities are not yet)"
-                            ));
+                            return Err(format!("the offset `{o}` is not supported"));
                         }
                         (alias.clone(), offset)
                     }

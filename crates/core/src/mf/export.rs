@@ -37,7 +37,9 @@ pub async fn write_project(manifest: &Path, data: &Path, out: &Path) -> Result<I
         true => opened.spine_bounds().await?,
         false => None,
     };
-    let (parsed, imported) = (opened.manifest, opened.imported);
+    let (parsed, mut imported) = (opened.manifest, opened.imported);
+    // Offsets in custom granularities need the manifest's time spine: not in a native project.
+    set_aside_custom_offsets(&mut imported);
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -123,6 +125,33 @@ fn write_into(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
     })
+}
+
+fn set_aside_custom_offsets(imported: &mut Imported) {
+    let custom: Vec<String> = imported
+        .kpis
+        .iter()
+        .filter(|k| {
+            k.inputs.iter().any(|i| {
+                i.offset
+                    .as_deref()
+                    .and_then(|o| o.parse::<crate::model::Offset>().ok())
+                    .is_some_and(|o| matches!(o, crate::model::Offset::Custom(..)))
+            })
+        })
+        .map(|k| k.id.clone())
+        .collect();
+    for id in custom {
+        let metric = id.split("__input_").next().unwrap_or(&id).to_owned();
+        imported
+            .kpis
+            .retain(|k| k.id != metric && !k.id.starts_with(&format!("{metric}__input_")));
+        imported.unsupported.insert(
+            metric,
+            "an offset in a custom granularity, which only the manifest's time spine defines".into(),
+        );
+    }
+    super::convert::drop_dependents(imported);
 }
 
 fn product_yaml(p: &ProductSpec) -> Result<String> {

@@ -76,7 +76,12 @@ impl MfProject {
     pub async fn open(manifest: &Path, data: &Path) -> Result<MfProject> {
         let parsed = load_manifest(manifest)?;
         let mut imported = import(&parsed, data)?;
-        let (project, origins) = validate_imported(&mut imported, data)?;
+        let custom_grains: Vec<String> = parsed
+            .time_spines()
+            .iter()
+            .flat_map(|s| s.custom.iter().map(|(name, _)| name.clone()))
+            .collect();
+        let (project, origins) = validate_imported(&mut imported, data, custom_grains)?;
         let engine = Engine::from_project(project, origins, &StorageOptions::default()).await?;
         let mut project = MfProject {
             manifest: parsed,
@@ -806,6 +811,7 @@ fn push_unique(v: &mut Vec<String>, s: &str) {
 pub fn validate_imported(
     imported: &mut Imported,
     data: &Path,
+    custom_grains: Vec<String>,
 ) -> Result<(crate::model::Project, crate::validate::Origins)> {
     // Validate as Canary specs; a metric Canary refuses is set aside with the reason,
     // so the others stay usable.
@@ -837,7 +843,10 @@ pub fn validate_imported(
             data,
             &spec,
             None,
-            Default::default(),
+            crate::model::Settings {
+                custom_grains: custom_grains.clone(),
+                ..Default::default()
+            },
             Vec::new(),
             products,
             kpis,

@@ -46,6 +46,8 @@ pub struct Settings {
     pub target_partitions: Option<usize>,
     /// Start of the first and of the last day of the calendar.
     pub calendar: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
+    /// Custom granularities offsets may use (given by a MetricFlow time spine).
+    pub custom_grains: Vec<String>,
 }
 
 /// A validated data-product contract.

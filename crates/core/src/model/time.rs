@@ -166,7 +166,7 @@ impl FromStr for CalendarDuration {
 }
 
 /// How far a derived KPI's input is shifted back in time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub enum Offset {
     /// N periods of the query's grain (`1 period` is the previous period).
     Periods(i64),
@@ -174,6 +174,9 @@ pub enum Offset {
     /// The start of the enclosing period of this grain (`start of month`: month to date
     /// comparisons), MetricFlow's `offset_to_grain`.
     ToStart(Grain),
+    /// N periods of a custom granularity (`1 fiscal_quarter`): each day takes the day at the
+    /// same position N periods before (the last day when that period is shorter).
+    Custom(i64, String),
 }
 
 impl FromStr for Offset {
@@ -193,9 +196,23 @@ impl FromStr for Offset {
             }
             return Ok(Offset::Periods(n));
         }
-        s.parse()
-            .map(Offset::Calendar)
-            .map_err(|e| format!("{e}; or `N periods` for periods of the query grain, or `start of GRAIN`"))
+        let calendar = s.parse().map(Offset::Calendar);
+        // `N name`: a custom granularity, when the name is not a grain (checked against the
+        // project's custom granularities by validation).
+        if calendar.is_err()
+            && let (Some(n), Some(u), None) = {
+                let mut p = s.split_whitespace();
+                (p.next(), p.next(), p.next())
+            }
+            && let Ok(n) = n.parse::<i64>()
+            && n > 0
+            && u.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+            && u.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        {
+            return Ok(Offset::Custom(n, u.to_owned()));
+        }
+        calendar.map_err(|e| format!("{e}; or `N periods` for periods of the query grain, or `start of GRAIN`"))
     }
 }
 
@@ -206,6 +223,7 @@ impl fmt::Display for Offset {
             Offset::Periods(n) => write!(f, "{n} periods"),
             Offset::Calendar(d) => d.fmt(f),
             Offset::ToStart(g) => write!(f, "start of {g}"),
+            Offset::Custom(n, g) => write!(f, "{n} {g}"),
         }
     }
 }

@@ -188,6 +188,7 @@ impl Planner<'_> {
                 defer_time: true,
                 row_shift: false,
                 to_start: None,
+                custom_shift: None,
             },
         )?;
         let all_dims = self.dimensions_with(product, &first, Some(&ident(PERIOD_COLUMN)))?;

@@ -26,6 +26,7 @@ enum FrameKey {
         time: Option<String>,
         shifts: Vec<CalendarDuration>,
         to_start: Option<Grain>,
+        custom_shift: Option<(i64, String)>,
     },
     /// A semi-additive measure (its leaf index).
     SemiAdditive(usize),
@@ -43,7 +44,7 @@ enum FrameKey {
 }
 
 /// How [`Planner::rows_deferring`] treats time.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) struct RowOptions {
     /// Return the `--where` parts on metric_time alone instead of applying them.
     pub defer_time: bool,
@@ -51,6 +52,8 @@ pub(super) struct RowOptions {
     pub row_shift: bool,
     /// Give each output period the rows of the day that starts its period of this grain.
     pub to_start: Option<Grain>,
+    /// Move each row's day N periods of this custom granularity forward.
+    pub custom_shift: Option<(i64, String)>,
 }
 
 /// A one-column plan `_k` = 0, 1, …, n - 1 (candidate day offsets).
@@ -83,11 +86,11 @@ impl Planner<'_> {
             let time = product.measure_time_dimension(measure).map(str::to_owned);
             let shifts = leaf.key.shifts.clone();
             let to_start = leaf.key.to_start;
-            if to_start.is_some() && !matches!(leaf.key.kind, LeafKind::Plain)
-                || to_start.is_some() && measure.non_additive.is_some()
-            {
+            let custom_shift = leaf.key.custom_shift.clone();
+            let special = to_start.is_some() || custom_shift.is_some();
+            if special && (!matches!(leaf.key.kind, LeafKind::Plain) || measure.non_additive.is_some()) {
                 return Err(CanaryError::query(
-                    "a `start of` offset works on simple and ratio values only, not yet on cumulative, conversion or semi-additive ones",
+                    "`start of` and custom-granularity offsets work on simple and ratio values only, not yet on cumulative, conversion or semi-additive ones",
                 ));
             }
             let key = match &leaf.key.kind {
@@ -97,6 +100,7 @@ impl Planner<'_> {
                     time,
                     shifts,
                     to_start,
+                    custom_shift: custom_shift.clone(),
                 },
                 // Daily values reported per period, queried without a grain: the total.
                 LeafKind::Cumulative(_, Some(_)) if self.query.grain.is_none() => FrameKey::Plain {
@@ -104,6 +108,7 @@ impl Planner<'_> {
                     time,
                     shifts,
                     to_start,
+                    custom_shift: custom_shift.clone(),
                 },
                 LeafKind::Cumulative(window, period_agg) => FrameKey::Cumulative {
                     product: input.product.clone(),
@@ -125,8 +130,9 @@ impl Planner<'_> {
                     product,
                     shifts,
                     to_start,
+                    custom_shift,
                     ..
-                } => frames.push(self.plain_frame(&product, &leaves, &shifts, to_start)?),
+                } => frames.push(self.plain_frame(&product, &leaves, &shifts, to_start, custom_shift)?),
                 FrameKey::SemiAdditive(i) => frames.push(self.semi_additive_frame(i)?),
                 FrameKey::Cumulative {
                     product,
@@ -366,6 +372,7 @@ impl Planner<'_> {
                 defer_time: false,
                 row_shift: false,
                 to_start: None,
+                custom_shift: None,
             },
         )?;
         Ok((b, period, dims))
@@ -401,9 +408,10 @@ impl Planner<'_> {
             defer_time,
             row_shift,
             to_start,
+            custom_shift,
         } = opts;
         let wants_time = |s: &str| s.contains(super::planner::METRIC_TIME);
-        let row_shift = (row_shift && !shifts.is_empty()) || to_start.is_some();
+        let row_shift = (row_shift && !shifts.is_empty()) || to_start.is_some() || custom_shift.is_some();
         let need_time = self.query.grain.is_some()
             || self.from.is_some()
             || self.to.is_some()
@@ -419,7 +427,19 @@ impl Planner<'_> {
         // several near month ends); `_k` enumerates the candidates.
         let mut clamp = false;
         let out_unit = self.query.grain.unwrap_or(Grain::Day).min(Grain::Day);
+        let custom = match &custom_shift {
+            Some((n, g)) => Some((
+                *n,
+                self.query.custom_grains.get(g).cloned().ok_or_else(|| {
+                    CanaryError::query(format!("the custom granularity `{g}` has no calendar in this query"))
+                })?,
+            )),
+            None => None,
+        };
         let time = match (&raw_time, row_shift, to_start) {
+            (Some(t), _, _) if custom.is_some() => {
+                custom.as_ref().map(|(n, g)| super::custom_shift_expr(g, *n, t.clone()))
+            }
             // Period p takes the rows of the day that starts its `g` period: a row on such a
             // day goes to every period start p within that `g` period; `_k` counts days.
             (Some(t), _, Some(_)) => {
@@ -693,6 +713,7 @@ impl Planner<'_> {
         leaves: &[usize],
         shifts: &[CalendarDuration],
         to_start: Option<Grain>,
+        custom_shift: Option<(i64, String)>,
     ) -> Result<Frame> {
         let mut inputs = Vec::new();
         let mut filters = Vec::new();
@@ -719,6 +740,7 @@ impl Planner<'_> {
                 defer_time: defer,
                 row_shift,
                 to_start,
+                custom_shift,
             },
         )?;
         if filters.len() == leaves.len()
@@ -779,6 +801,7 @@ impl Planner<'_> {
                 defer_time: false,
                 row_shift,
                 to_start: None,
+                custom_shift: None,
             },
         )?;
         if let Some(f) = filter {

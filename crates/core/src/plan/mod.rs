@@ -91,6 +91,62 @@ pub fn custom_grain_expr(grain: &CustomGrain, t: datafusion::logical_expr::Expr)
         .unwrap_or_else(|_| Expr::Literal(datafusion::common::ScalarValue::Null, None))
 }
 
+/// The day `n` periods of a custom granularity after the day of `t`, at the same position in
+/// its period (the period's last day when it is shorter); NULL past the calendar.
+pub fn custom_shift_expr(
+    grain: &CustomGrain,
+    n: i64,
+    t: datafusion::logical_expr::Expr,
+) -> datafusion::logical_expr::Expr {
+    use datafusion::logical_expr::{Expr, cast, lit};
+    // Periods: first day and end (exclusive) of each value, in order.
+    let mut periods: std::collections::BTreeMap<DateTime<Utc>, (DateTime<Utc>, DateTime<Utc>)> = Default::default();
+    for (from, to, value) in grain.iter() {
+        let e = periods.entry(*value).or_insert((*from, *to));
+        e.0 = e.0.min(*from);
+        e.1 = e.1.max(*to);
+    }
+    let periods: Vec<(DateTime<Utc>, DateTime<Utc>)> = periods.into_values().collect();
+    let day = time::truncate(Grain::Day, time::ts(t));
+    let micros = |d: chrono::Duration| {
+        cast(
+            lit(d.num_microseconds().unwrap_or(0)),
+            datafusion::arrow::datatypes::DataType::Duration(datafusion::arrow::datatypes::TimeUnit::Microsecond),
+        )
+    };
+    let mut case: Option<datafusion::logical_expr::conditional_expressions::CaseBuilder> = None;
+    for (i, (first, end)) in periods.iter().enumerate() {
+        let Some((to_first, to_end)) = usize::try_from(i as i64 + n).ok().and_then(|j| periods.get(j)) else {
+            continue;
+        };
+        let moved = day.clone() + micros(*to_first - *first);
+        let last = time::ts_lit(*to_end - chrono::Duration::days(1));
+        let target = datafusion::logical_expr::when(moved.clone().lt(time::ts_lit(*to_end)), moved)
+            .otherwise(last)
+            .unwrap_or_else(|_| Expr::Literal(datafusion::common::ScalarValue::Null, None));
+        let within = day
+            .clone()
+            .gt_eq(time::ts_lit(*first))
+            .and(day.clone().lt(time::ts_lit(*end)));
+        case = Some(match case {
+            None => datafusion::logical_expr::when(within, target),
+            Some(mut c) => {
+                c.when(within, target);
+                c
+            }
+        });
+    }
+    match case {
+        Some(c) => c
+            .end()
+            .unwrap_or_else(|_| Expr::Literal(datafusion::common::ScalarValue::Null, None)),
+        None => lit(datafusion::common::ScalarValue::TimestampMicrosecond(
+            None,
+            Some("UTC".into()),
+        )),
+    }
+}
+
 /// The same, as SQL text over the SQL time expression `t`.
 pub fn custom_grain_sql(grain: &CustomGrain, t: &str) -> String {
     if grain.is_empty() {

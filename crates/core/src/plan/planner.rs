@@ -31,6 +31,9 @@ pub(super) struct LeafKey {
     pub shifts: Vec<CalendarDuration>,
     /// Each period takes the data of the start of its period of this grain.
     pub to_start: Option<crate::model::Grain>,
+    /// Each day takes the data of the day at its position N periods of this custom
+    /// granularity before.
+    pub custom_shift: Option<(i64, String)>,
     pub kind: LeafKind,
 }
 
@@ -116,6 +119,8 @@ pub struct Planner<'a> {
     every_period: bool,
     /// While planning an input with a `start of GRAIN` offset: that grain.
     to_start: Option<crate::model::Grain>,
+    /// While planning an input with a custom-granularity offset: (N, granularity).
+    custom_shift: Option<(i64, String)>,
 }
 
 impl<'a> Planner<'a> {
@@ -154,6 +159,7 @@ impl<'a> Planner<'a> {
             scopes: HashMap::new(),
             every_period: false,
             to_start: None,
+            custom_shift: None,
         };
         let mut seen = BTreeSet::new();
         for id in &query.kpis {
@@ -206,6 +212,7 @@ impl<'a> Planner<'a> {
             scopes: HashMap::new(),
             every_period: false,
             to_start: None,
+            custom_shift: None,
         };
         let dims = planner.dimensions(product, "")?;
         let filter = match &query.filter {
@@ -456,9 +463,27 @@ impl<'a> Planner<'a> {
                 for input in inputs {
                     let mut s = shifts.to_vec();
                     let outer_to_start = self.to_start;
-                    match input.offset {
+                    let outer_custom = self.custom_shift.clone();
+                    let nested = !s.is_empty() || self.to_start.is_some() || self.custom_shift.is_some();
+                    match &input.offset {
+                        Some(crate::model::Offset::Custom(n, g)) => {
+                            if nested {
+                                return Err(CanaryError::query(format!(
+                                    "KPI `{}`: `{n} {g}` combined with another offset is not supported yet",
+                                    kpi.id
+                                )));
+                            }
+                            if !self.query.custom_grains.contains_key(g) {
+                                return Err(CanaryError::query(format!(
+                                    "KPI `{}`: the custom granularity `{g}` has no calendar in this query",
+                                    kpi.id
+                                )));
+                            }
+                            self.custom_shift = Some((*n, g.clone()));
+                        }
                         Some(crate::model::Offset::ToStart(g)) => {
-                            if !s.is_empty() || self.to_start.is_some() {
+                            let g = *g;
+                            if nested {
                                 return Err(CanaryError::query(format!(
                                     "KPI `{}`: `start of {g}` combined with another offset is not supported yet",
                                     kpi.id
@@ -467,14 +492,15 @@ impl<'a> Planner<'a> {
                             self.to_start = Some(g);
                         }
                         Some(o) => {
-                            if self.to_start.is_some() {
+                            let o = o.clone();
+                            if self.to_start.is_some() || self.custom_shift.is_some() {
                                 return Err(CanaryError::query(format!(
                                     "KPI `{}`: an offset inside a `start of` offset is not supported yet",
                                     kpi.id
                                 )));
                             }
                             // A calendar offset moves the data; `N periods` needs a grain.
-                            let d = offset_duration(o, self.query.grain).ok_or_else(|| {
+                            let d = offset_duration(o.clone(), self.query.grain).ok_or_else(|| {
                                 CanaryError::query_hint(
                                     format!("KPI `{}` compares periods (`{}`), which needs a grain", kpi.id, o),
                                     "pass --grain",
@@ -487,6 +513,7 @@ impl<'a> Planner<'a> {
                     let input_kpi = Arc::clone(&self.project.kpis[&input.kpi]);
                     let e = self.kpi_expr(&input_kpi, &s);
                     self.to_start = outer_to_start;
+                    self.custom_shift = outer_custom;
                     let e = e?;
                     resolved.insert(input.name.clone(), float(e));
                 }
@@ -511,6 +538,7 @@ impl<'a> Planner<'a> {
             input,
             shifts,
             to_start: self.to_start,
+            custom_shift: self.custom_shift.clone(),
             kind,
         };
         let n = match self.leaf_index.get(&key) {

@@ -55,7 +55,7 @@ pub fn offset_duration(offset: Offset, grain: Option<Grain>) -> Option<CalendarD
     match offset {
         Offset::Calendar(d) => Some(d),
         Offset::Periods(n) => grain.map(|unit| CalendarDuration { count: n, unit }),
-        Offset::ToStart(_) => None,
+        Offset::ToStart(_) | Offset::Custom(..) => None,
     }
 }
 

@@ -466,7 +466,15 @@ fn derived(
             ));
         }
         let offset = input.offset.as_ref().and_then(|o| {
-            o.parse::<Offset>()
+            let parsed = o.parse::<Offset>().and_then(|offset| match &offset {
+                Offset::Custom(_, g) if !project.settings.custom_grains.contains(g) => {
+                    // Not a custom granularity of the project: report it as the duration it
+                    // was meant to be.
+                    Err(o.parse::<crate::model::CalendarDuration>().err().unwrap_or_default())
+                }
+                _ => Ok(offset),
+            });
+            parsed
                 .map_err(|e| diags.push(Diagnostic::new(Code::InvalidDuration, at("offset"), e)))
                 .ok()
         });

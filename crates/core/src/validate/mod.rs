@@ -297,6 +297,7 @@ fn settings(spec: &Located<ProjectSpec>, root: &Path, diags: &mut Vec<Diagnostic
         spill_dir: s.spill_dir.as_ref().map(|d| root.join(d)),
         target_partitions: s.target_partitions,
         calendar,
+        custom_grains: Vec::new(),
     }
 }
 
