@@ -37,9 +37,10 @@ $(VENV)/.installed: Makefile
 test-python: build $(VENV)/.installed ## Python tests: DuckDB and pandas oracles against the CLI
 	CANARY_BIN=$(CURDIR)/$(CANARY) $(VPY) -m pytest -q tests
 
-conformance: ## MetricFlow's integration cases through Canary (YAML, then dbt's JSON manifest); fails below crates/conformance/floor.txt
+conformance: ## MetricFlow's integration cases through Canary (MetricFlow YAML, dbt's JSON manifest, dbt property files); fails below crates/conformance/floor.txt
 	$(CARGO) run -p canary-conformance --
 	$(CARGO) run -p canary-conformance -- --dbt-json
+	$(CARGO) run -p canary-conformance -- --dbt-yaml
 
 lint: ## rustfmt and clippy, warnings as errors
 	$(CARGO) fmt --all -- --check

@@ -62,6 +62,10 @@ struct Args {
     /// (`dbt/simple_manifest/`) instead of MetricFlow's YAML.
     #[arg(long)]
     dbt_json: bool,
+    /// Give SIMPLE_MODEL's manifest as the dbt project's property file
+    /// (`dbt/simple_manifest/schema.yml`).
+    #[arg(long)]
+    dbt_yaml: bool,
 }
 
 fn main() -> ExitCode {
@@ -118,10 +122,11 @@ fn run(args: &Args) -> Result<u8> {
         .into_iter()
         .filter(|c| args.filter.as_deref().is_none_or(|f| c.id().contains(f)))
         .collect();
-    let mode = match (args.self_check, args.dbt_json) {
-        (true, _) => Mode::SelfCheck,
-        (false, true) => Mode::DbtJson,
-        (false, false) => Mode::Engine,
+    let mode = match (args.self_check, args.dbt_json, args.dbt_yaml) {
+        (true, ..) => Mode::SelfCheck,
+        (false, true, _) => Mode::DbtJson,
+        (false, false, true) => Mode::DbtYaml,
+        (false, false, false) => Mode::Engine,
     };
     let runner = Runner::new(&suite, &data_out, &conversion.tables, mode)?;
 

@@ -43,6 +43,9 @@ pub enum Mode {
     /// Through Canary, with SIMPLE_MODEL's manifest given as the `semantic_manifest.json`
     /// dbt writes (`dbt/simple_manifest/`).
     DbtJson,
+    /// Through Canary, with SIMPLE_MODEL's manifest given as the dbt project's property
+    /// file (`dbt/simple_manifest/schema.yml`).
+    DbtYaml,
 }
 
 pub struct Runner {
@@ -131,12 +134,13 @@ impl Runner {
             Mode::SelfCheck => self
                 .execute(&sql)
                 .map_err(|e| format!("check query, second run: {e}"))?,
-            Mode::Engine | Mode::DbtJson => {
-                let dbt = self.suite.join("dbt/simple_manifest/semantic_manifest.json");
-                let manifest = if self.mode == Mode::DbtJson && case.model == "SIMPLE_MODEL" {
-                    dbt
-                } else {
-                    manifest_dir.clone()
+            Mode::Engine | Mode::DbtJson | Mode::DbtYaml => {
+                let dbt = self.suite.join("dbt/simple_manifest");
+                let manifest = match self.mode {
+                    Mode::DbtJson if case.model == "SIMPLE_MODEL" => dbt.join("semantic_manifest.json"),
+                    // The folder: its YAML files are read (schema.yml), not the JSON.
+                    Mode::DbtYaml if case.model == "SIMPLE_MODEL" => dbt,
+                    _ => manifest_dir.clone(),
                 };
                 let project = self.project(&manifest)?;
                 engine::run(&self.runtime, &project, &engine::query_of(case, where_filter))?

@@ -1,4 +1,6 @@
-//! Reading a manifest: a folder of MetricFlow YAML files, or dbt's `semantic_manifest.json`.
+//! Reading a manifest: a folder of YAML files (MetricFlow's documents, or dbt property files
+//! with `semantic_models:`, `metrics:`, `saved_queries:` lists and time-spine models), or
+//! dbt's `semantic_manifest.json`.
 
 use std::path::{Path, PathBuf};
 
@@ -102,6 +104,34 @@ fn add_documents(path: &Path, text: &str, manifest: &mut Manifest) -> Result<()>
         };
         for (key, value) in map.iter() {
             match key.as_str() {
+                // dbt property files: lists, and models that are time spines.
+                "semantic_models" => {
+                    for m in list(path, key.as_str(), value)? {
+                        manifest
+                            .semantic_models
+                            .push(typed_value(path, dbt_semantic_model(to_json(m)))?);
+                    }
+                }
+                "metrics" => {
+                    for m in list(path, key.as_str(), value)? {
+                        manifest.metrics.push(typed(path, m)?);
+                    }
+                }
+                "saved_queries" => {
+                    for q in list(path, key.as_str(), value)? {
+                        manifest.saved_queries.push(typed(path, q)?);
+                    }
+                }
+                "models" => {
+                    for m in list(path, key.as_str(), value)? {
+                        if let Some(spine) = dbt_time_spine(&to_json(m)) {
+                            add_time_spine(manifest, spine);
+                        }
+                    }
+                }
+                // Other dbt properties say nothing about metrics.
+                "version" | "sources" | "seeds" | "snapshots" | "macros" | "exposures" | "analyses" | "groups"
+                | "unit_tests" | "data_tests" | "semantic_layer" => {}
                 "semantic_model" => manifest.semantic_models.push(typed(path, value)?),
                 "metric" => manifest.metrics.push(typed(path, value)?),
                 "saved_query" => manifest.saved_queries.push(typed(path, value)?),
@@ -121,7 +151,70 @@ fn add_documents(path: &Path, text: &str, manifest: &mut Manifest) -> Result<()>
 }
 
 fn typed<T: DeserializeOwned>(path: &Path, node: &Node) -> Result<T> {
-    serde_json::from_value(to_json(node)).map_err(|e| spec_error(path, &e.to_string()))
+    typed_value(path, to_json(node))
+}
+
+fn typed_value<T: DeserializeOwned>(path: &Path, value: serde_json::Value) -> Result<T> {
+    serde_json::from_value(value).map_err(|e| spec_error(path, &e.to_string()))
+}
+
+fn list<'n>(path: &Path, key: &str, node: &'n Node) -> Result<Vec<&'n Node>> {
+    match node {
+        Node::Sequence(items) => Ok(items.iter().collect()),
+        Node::Scalar(s) if s.as_str().is_empty() => Ok(Vec::new()),
+        _ => Err(spec_error(path, &format!("`{key}` must be a list"))),
+    }
+}
+
+/// A dbt semantic model: `model: ref('x')` names the table, as `node_relation.alias` does.
+fn dbt_semantic_model(mut v: serde_json::Value) -> serde_json::Value {
+    if let Some(obj) = v.as_object_mut()
+        && !obj.contains_key("node_relation")
+        && let Some(model) = obj.get("model").and_then(|m| m.as_str())
+    {
+        let alias = model
+            .trim()
+            .strip_prefix("ref(")
+            .and_then(|r| r.strip_suffix(')'))
+            .map(|r| r.trim().trim_matches(|c| c == '\'' || c == '"').to_owned())
+            .unwrap_or_else(|| model.trim().to_owned());
+        obj.insert("node_relation".into(), serde_json::json!({ "alias": alias }));
+    }
+    v
+}
+
+/// A dbt model with `time_spine:` as a project time spine (MetricFlow's
+/// `project_configuration.time_spines` entry).
+fn dbt_time_spine(model: &serde_json::Value) -> Option<serde_json::Value> {
+    let name = model.get("name")?.as_str()?;
+    let spine = model.get("time_spine")?;
+    let column = spine.get("standard_granularity_column")?.as_str()?;
+    let grain = model
+        .get("columns")
+        .and_then(|c| c.as_array())
+        .into_iter()
+        .flatten()
+        .find(|c| c.get("name").and_then(|n| n.as_str()) == Some(column))
+        .and_then(|c| c.get("granularity"))
+        .and_then(|g| g.as_str())
+        .unwrap_or("day");
+    Some(serde_json::json!({
+        "node_relation": { "alias": name },
+        "primary_column": { "name": column, "time_granularity": grain },
+        "custom_granularities": spine.get("custom_granularities").cloned().unwrap_or(serde_json::json!([])),
+    }))
+}
+
+fn add_time_spine(manifest: &mut Manifest, spine: serde_json::Value) {
+    let config = manifest
+        .project_configuration
+        .get_or_insert_with(|| serde_json::json!({}));
+    if let Some(obj) = config.as_object_mut() {
+        let spines = obj.entry("time_spines").or_insert_with(|| serde_json::json!([]));
+        if let Some(list) = spines.as_array_mut() {
+            list.push(spine);
+        }
+    }
 }
 
 /// YAML as JSON, scalars typed by the YAML core schema (unquoted `true`, `12`, `0.5`,
