@@ -33,10 +33,7 @@ pub async fn write_project(manifest: &Path, data: &Path, out: &Path) -> Result<I
     }
     let opened = super::query::MfProject::open(manifest, data).await?;
     // The day time spine's range is the project's calendar, as for `canary mf query`.
-    let calendar = match opened.has_day_spine() {
-        true => opened.spine_bounds().await?,
-        false => None,
-    };
+    let calendar = opened.calendar;
     let (parsed, mut imported) = (opened.manifest, opened.imported);
     // Offsets in custom granularities need the manifest's time spine: not in a native project.
     set_aside_custom_offsets(&mut imported);

@@ -69,6 +69,9 @@ pub struct MfProject {
     /// Custom granularities of the time spines (`alien_day`, fiscal periods), read from
     /// their tables.
     pub custom_grains: BTreeMap<String, crate::plan::CustomGrain>,
+    /// First and last day of the day time spine, read once: the range of cumulative and
+    /// spine-joined metrics when a query has none.
+    pub calendar: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
 }
 
 impl MfProject {
@@ -89,8 +92,12 @@ impl MfProject {
             engine,
             data: data.to_path_buf(),
             custom_grains: BTreeMap::new(),
+            calendar: None,
         };
         project.custom_grains = project.read_custom_grains().await?;
+        if project.has_day_spine() {
+            project.calendar = project.spine_bounds().await?;
+        }
         Ok(project)
     }
 
@@ -109,6 +116,20 @@ impl MfProject {
         }
     }
 
+    /// The scan of a Parquet file or folder of the data folder.
+    async fn read_table(&self, path: &Path) -> Result<datafusion::logical_expr::LogicalPlan> {
+        let df = self
+            .engine
+            .session()
+            .read_parquet(
+                path.to_string_lossy().as_ref(),
+                datafusion::prelude::ParquetReadOptions::default(),
+            )
+            .await
+            .map_err(CanaryError::plan)?;
+        Ok(df.logical_plan().clone())
+    }
+
     /// Each custom granularity of a time spine whose table is there, as runs of days.
     async fn read_custom_grains(&self) -> Result<BTreeMap<String, crate::plan::CustomGrain>> {
         use crate::plan::time::ts;
@@ -120,18 +141,10 @@ impl MfProject {
             if spine.custom.is_empty() || !path.exists() {
                 continue;
             }
-            let df = self
-                .engine
-                .session()
-                .read_parquet(
-                    path.to_string_lossy().as_ref(),
-                    datafusion::prelude::ParquetReadOptions::default(),
-                )
-                .await
-                .map_err(CanaryError::plan)?;
+            let table = self.read_table(&path).await?;
             for (name, column) in &spine.custom {
                 let quoted = |c: &str| datafusion::logical_expr::col(format!("\"{c}\""));
-                let plan = LogicalPlanBuilder::from(df.logical_plan().clone())
+                let plan = LogicalPlanBuilder::from(table.clone())
                     .project(vec![
                         ts(quoted(&spine.column)).alias("d"),
                         ts(quoted(column)).alias("v"),
@@ -483,7 +496,7 @@ impl MfProject {
         };
         let query = if grain.is_some() && (from.is_none() || to.is_none()) && self.uses_time_spine(&q.metrics) {
             Query {
-                calendar: self.spine_bounds().await?,
+                calendar: self.calendar,
                 ..query
             }
         } else {
@@ -544,7 +557,7 @@ impl MfProject {
     }
 
     /// Whether the manifest has a day (or finer) time spine with its table in the data folder.
-    pub(crate) fn has_day_spine(&self) -> bool {
+    fn has_day_spine(&self) -> bool {
         self.manifest.time_spines().iter().any(|s| {
             s.grain.parse::<Grain>().is_ok_and(|g| g <= Grain::Day)
                 && self.data.join(format!("{}.parquet", s.alias)).exists()
@@ -552,9 +565,7 @@ impl MfProject {
     }
 
     /// The first and last day of the day time spine.
-    pub(crate) async fn spine_bounds(
-        &self,
-    ) -> Result<Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>> {
+    async fn spine_bounds(&self) -> Result<Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>> {
         use datafusion::arrow::array::{Array, AsArray};
         use datafusion::arrow::datatypes::TimestampMicrosecondType;
         let (spine, column) = self.spine(Grain::Day).await?;
@@ -767,17 +778,8 @@ impl MfProject {
                 "no time spine at `{grain}` or finer: declare one in `project_configuration.time_spines` and put its table in the data folder"
             )));
         };
-        let df = self
-            .engine
-            .session()
-            .read_parquet(
-                path.to_string_lossy().as_ref(),
-                datafusion::prelude::ParquetReadOptions::default(),
-            )
-            .await
-            .map_err(CanaryError::plan)?;
         Ok((
-            df.logical_plan().clone(),
+            self.read_table(&path).await?,
             datafusion::logical_expr::col(format!("\"{}\"", spine.column)),
         ))
     }

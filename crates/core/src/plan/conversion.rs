@@ -9,7 +9,7 @@ use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlanBuilder, ident,
 
 use super::PERIOD_COLUMN;
 use super::aggregate::aggregate;
-use super::frames::pe;
+use super::frames::{RowOptions, pe};
 use super::planner::{Frame, LeafKind, Planner, column};
 use super::scope::ScopeSchema;
 use super::time::{ts_lit, unshift};
@@ -57,7 +57,14 @@ impl Planner<'_> {
             .chain([base_time.clone()])
             .chain(properties.iter().cloned())
             .collect();
-        let (mut b, period, dims) = self.rows(&base.product, &base.measure, shifts, &extra, Some(range))?;
+        let (mut b, period, dims, _) = self.rows(
+            &base.product,
+            &base.measure,
+            shifts,
+            &extra,
+            Some(range),
+            RowOptions::default(),
+        )?;
         if let Some(f) = base_filter {
             b = b.filter(f).map_err(pe)?;
         }

@@ -42,15 +42,7 @@ impl Planner<'_> {
         let data_hi = rows.iter().map(|r| r.hi).max();
         let first = self.leaves[leaves[0]].key.input.measure.clone();
 
-        let mut measures = Vec::new();
-        let mut filters = Vec::new();
-        for &i in leaves {
-            let measure = self.project.products[product].measures[&self.leaves[i].key.input.measure].clone();
-            let value = self.measure_value(product, &measure)?;
-            let filter = self.leaf_filter(product, i)?;
-            filters.extend(filter.clone());
-            measures.push((i, measure, value, filter));
-        }
+        let (measures, filters) = self.leaf_measures(product, leaves)?;
         // Rows are read without the query grain: they are bucketed finer, then windowed.
         let bucket_grain = match window {
             CumulativeWindow::Trailing(d) if d.unit < Grain::Day => d.unit.min(grain),
@@ -59,7 +51,14 @@ impl Planner<'_> {
         };
         let time = self.time_expr(product, &first)?;
         // The rows of every window of the spine; periods come from the spine, not the rows.
-        let (b, _, dims) = self.rows(product, &first, shifts, &filters, Some((data_lo, data_hi)))?;
+        let (b, _, dims, _) = self.rows(
+            product,
+            &first,
+            shifts,
+            &filters,
+            Some((data_lo, data_hi)),
+            RowOptions::default(),
+        )?;
         let bucket = truncate(bucket_grain, time.clone()).alias("_t");
         let mut splits = Vec::new();
         for (_, measure, value, filter) in &measures {
@@ -168,17 +167,9 @@ impl Planner<'_> {
             .filter(|_| window != CumulativeWindow::AllTime);
         let data_hi = rows.iter().map(|r| r.hi).max();
         let first = self.leaves[leaves[0]].key.input.measure.clone();
-        let mut measures = Vec::new();
-        let mut filters = Vec::new();
-        for &i in leaves {
-            let measure = self.project.products[product].measures[&self.leaves[i].key.input.measure].clone();
-            let value = self.measure_value(product, &measure)?;
-            let filter = self.leaf_filter(product, i)?;
-            filters.extend(filter.clone());
-            measures.push((i, measure, value, filter));
-        }
+        let (measures, filters) = self.leaf_measures(product, leaves)?;
         let time = self.time_expr(product, &first)?;
-        let (b, _, _, deferred) = self.rows_deferring(
+        let (b, _, _, deferred) = self.rows(
             product,
             &first,
             shifts,
@@ -186,9 +177,7 @@ impl Planner<'_> {
             Some((data_lo, data_hi)),
             RowOptions {
                 defer_time: true,
-                row_shift: false,
-                to_start: None,
-                custom_shift: None,
+                ..RowOptions::default()
             },
         )?;
         let all_dims = self.dimensions_with(product, &first, Some(&ident(PERIOD_COLUMN)))?;

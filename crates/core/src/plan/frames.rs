@@ -44,7 +44,7 @@ enum FrameKey {
 }
 
 /// How [`Planner::rows_deferring`] treats time.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(super) struct RowOptions {
     /// Return the `--where` parts on metric_time alone instead of applying them.
     pub defer_time: bool,
@@ -348,36 +348,6 @@ impl Planner<'_> {
         Ok(value_expr(measure, parsed))
     }
 
-    /// Rows of a product for a frame: scan, joins, `--where`, and the time range.
-    /// Returns the builder, the period expression (if any) and the `by` expressions.
-    #[allow(clippy::type_complexity)]
-    pub(super) fn rows(
-        &mut self,
-        product: &str,
-        measure: &str,
-        shifts: &[CalendarDuration],
-        extra: &[Expr],
-        range: Option<(
-            Option<chrono::DateTime<chrono::Utc>>,
-            Option<chrono::DateTime<chrono::Utc>>,
-        )>,
-    ) -> Result<(LogicalPlanBuilder, Option<Expr>, Vec<(String, Expr)>)> {
-        let (b, period, dims, _) = self.rows_deferring(
-            product,
-            measure,
-            shifts,
-            extra,
-            range,
-            RowOptions {
-                defer_time: false,
-                row_shift: false,
-                to_start: None,
-                custom_shift: None,
-            },
-        )?;
-        Ok((b, period, dims))
-    }
-
     /// Whether `shifts` move rows rather than periods: when there is no grain, or a shift
     /// does not map periods of the grain onto periods (5 days at month grain). Rows are then
     /// moved at day grain (finer if the grain or a shift is) and aggregated after.
@@ -389,10 +359,12 @@ impl Planner<'_> {
             }
     }
 
-    /// Like [`Self::rows`]; with `defer_time`, the parts of `--where` on `metric_time` alone
-    /// are not applied to the rows but returned, over `period` (the output period).
+    /// Rows of a product for a frame: scan, joins, `--where`, and the time range. Returns
+    /// the builder, the period expression (if any), the `by` expressions, and (with
+    /// `defer_time`) the parts of `--where` on `metric_time` alone, over `period`, which
+    /// were not applied to the rows.
     #[allow(clippy::type_complexity)]
-    pub(super) fn rows_deferring(
+    pub(super) fn rows(
         &mut self,
         product: &str,
         measure: &str,
@@ -700,6 +672,25 @@ impl Planner<'_> {
         b.project(projection).map_err(pe)
     }
 
+    /// Each leaf's (index, measure, value expression, filter), and the filters alone.
+    #[allow(clippy::type_complexity)]
+    pub(super) fn leaf_measures(
+        &mut self,
+        product: &str,
+        leaves: &[usize],
+    ) -> Result<(Vec<(usize, Measure, Expr, Option<Expr>)>, Vec<Expr>)> {
+        let mut measures = Vec::new();
+        let mut filters = Vec::new();
+        for &i in leaves {
+            let measure = self.project.products[product].measures[&self.leaves[i].key.input.measure].clone();
+            let value = self.measure_value(product, &measure)?;
+            let filter = self.leaf_filter(product, i)?;
+            filters.extend(filter.clone());
+            measures.push((i, measure, value, filter));
+        }
+        Ok((measures, filters))
+    }
+
     pub(super) fn leaf_filter(&mut self, product: &str, i: usize) -> Result<Option<Expr>> {
         match self.leaves[i].key.input.filter.clone() {
             Some(sql) => Ok(Some(self.parse_in(product, &sql, "KPI filter")?)),
@@ -715,22 +706,13 @@ impl Planner<'_> {
         to_start: Option<Grain>,
         custom_shift: Option<(i64, String)>,
     ) -> Result<Frame> {
-        let mut inputs = Vec::new();
-        let mut filters = Vec::new();
-        let mut values = Vec::new();
-        for &i in leaves {
-            let measure = self.project.products[product].measures[&self.leaves[i].key.input.measure].clone();
-            let value = self.measure_value(product, &measure)?;
-            let filter = self.leaf_filter(product, i)?;
-            filters.extend(filter.clone());
-            inputs.push((measure, value, filter, self.leaves[i].column.clone()));
-            values.push(self.leaves[i].column.clone());
-        }
+        let (inputs, filters) = self.leaf_measures(product, leaves)?;
+        let values: Vec<String> = leaves.iter().map(|&i| self.leaves[i].column.clone()).collect();
         let first = self.leaves[leaves[0]].key.input.measure.clone();
         let row_shift = self.shifts_rows(shifts);
         // Shifted periods: filters on metric_time alone select output periods.
         let defer = !shifts.is_empty() && !row_shift && self.query.grain.is_some();
-        let (mut b, period, dims, deferred) = self.rows_deferring(
+        let (mut b, period, dims, deferred) = self.rows(
             product,
             &first,
             shifts,
@@ -752,8 +734,8 @@ impl Planner<'_> {
         }
         let aggs = inputs
             .into_iter()
-            .map(|(measure, value, filter, column)| {
-                aggregate(&measure, value, filter, b.schema()).map(|a| a.alias(column))
+            .map(|(i, measure, value, filter)| {
+                aggregate(&measure, value, filter, b.schema()).map(|a| a.alias(&self.leaves[i].column))
             })
             .collect::<datafusion::common::Result<Vec<_>>>()
             .map_err(pe)?;
@@ -791,7 +773,7 @@ impl Planner<'_> {
             .expr);
         let extra: Vec<Expr> = filter.iter().cloned().chain([snapshot.clone()]).collect();
         let row_shift = self.shifts_rows(&key.shifts);
-        let (mut b, period, dims, _) = self.rows_deferring(
+        let (mut b, period, dims, _) = self.rows(
             product,
             &key.input.measure,
             &key.shifts,

@@ -146,21 +146,7 @@ impl<'a> Planner<'a> {
             Some(g) => (query.from.map(|t| g.truncate(t)), query.to.map(|t| g.ceil(t))),
             None => (query.from, query.to),
         };
-        let mut planner = Planner {
-            project,
-            catalog,
-            query,
-            from,
-            to,
-            spine_range: None,
-            leaves: Vec::new(),
-            leaf_index: HashMap::new(),
-            kpi_exprs: Vec::new(),
-            scopes: HashMap::new(),
-            every_period: false,
-            to_start: None,
-            custom_shift: None,
-        };
+        let mut planner = Planner::empty(project, catalog, query, from, to);
         let mut seen = BTreeSet::new();
         for id in &query.kpis {
             if !seen.insert(id.as_str()) {
@@ -185,6 +171,31 @@ impl<'a> Planner<'a> {
         Ok(planner)
     }
 
+    /// A planner with nothing registered yet, over the range `[from, to)`.
+    fn empty(
+        project: &'a Project,
+        catalog: &'a Catalog,
+        query: &'a Query,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Self {
+        Planner {
+            project,
+            catalog,
+            query,
+            from,
+            to,
+            spine_range: None,
+            leaves: Vec::new(),
+            leaf_index: HashMap::new(),
+            kpi_exprs: Vec::new(),
+            scopes: HashMap::new(),
+            every_period: false,
+            to_start: None,
+            custom_shift: None,
+        }
+    }
+
     /// Plan the distinct values of the query's `by` dimensions over the rows of one product
     /// (joined as the names need), filtered by the query's `filter`; no KPIs.
     pub fn plan_dimensions(
@@ -199,21 +210,7 @@ impl<'a> Planner<'a> {
         if query.by.is_empty() && query.filter.is_none() {
             return Err(CanaryError::query("name at least one dimension"));
         }
-        let mut planner = Planner {
-            project,
-            catalog,
-            query,
-            from: None,
-            to: None,
-            spine_range: None,
-            leaves: Vec::new(),
-            leaf_index: HashMap::new(),
-            kpi_exprs: Vec::new(),
-            scopes: HashMap::new(),
-            every_period: false,
-            to_start: None,
-            custom_shift: None,
-        };
+        let mut planner = Planner::empty(project, catalog, query, None, None);
         let dims = planner.dimensions(product, "")?;
         let filter = match &query.filter {
             Some(sql) => Some(planner.parse_in(product, sql, "--where")?),
