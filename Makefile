@@ -8,10 +8,12 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 CANARY := target/debug/canary
 SAMPLE := examples/retail
-# Python packages the tests use as independent oracles.
-PY_TEST_DEPS := pytest duckdb pandas pyarrow numpy
+# Python packages the tests use: the wheel's build tool, its optional dependencies, and
+# independent oracles (DuckDB, pandas).
+PY_TEST_DEPS := maturin pytest duckdb pandas pyarrow numpy polars matplotlib pyyaml
+WHEELS := target/wheels
 
-.PHONY: help build demo test test-rust test-python conformance lint fmt bench data schemas clean
+.PHONY: help build demo test test-rust test-python wheel conformance lint fmt bench bench-python data schemas clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,15 +28,20 @@ demo: build ## Compute the sample KPI pack by month, drilled down by channel
 test: test-rust conformance test-python ## Run every test (Rust, Python, MetricFlow suite), installing what they need
 
 test-rust: ## Rust unit, integration and doc tests; benches compiled in test mode
-	$(CARGO) test --workspace --all-targets
-	$(CARGO) test --workspace --doc
+	$(CARGO) test --workspace --exclude canary-py --all-targets
+	$(CARGO) test --workspace --exclude canary-py --doc
 
 $(VENV)/.installed: Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --disable-pip-version-check $(PY_TEST_DEPS)
 	touch $@
 
-test-python: build $(VENV)/.installed ## Python tests: DuckDB and pandas oracles against the CLI
+wheel: $(VENV)/.installed ## Build the Python wheel (debug profile, the tests' DataFusion build) and install it into .venv
+	rm -f $(WHEELS)/canary-*.whl
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin build --profile dev --compatibility linux --out $(WHEELS)
+	$(VPY) -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall $(WHEELS)/canary-*.whl
+
+test-python: build wheel ## Python tests: the wheel's API, and DuckDB and pandas oracles against the CLI and the wheel
 	CANARY_BIN=$(CURDIR)/$(CANARY) $(VPY) -m pytest -q tests
 
 conformance: ## MetricFlow's integration cases through Canary (MetricFlow YAML, dbt's JSON manifest, dbt property files); fails below crates/conformance/floor.txt
@@ -51,6 +58,9 @@ fmt: ## Format the code
 
 bench: ## Run the criterion benchmarks (release build: slow)
 	$(CARGO) bench --workspace
+
+bench-python: build wheel ## Python against the CLI on the sample pack (medians of alternating runs)
+	CANARY_BIN=$(CURDIR)/$(CANARY) $(VPY) benches/python_vs_cli.py
 
 schemas: ## Regenerate docs/schema/*.json from the spec types
 	CANARY_UPDATE_SCHEMAS=1 $(CARGO) test -p canary-core --test it schema

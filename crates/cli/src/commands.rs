@@ -4,9 +4,8 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use canary_core::model::parse_instant;
 use canary_core::validate::find_project_root;
-use canary_core::{CanaryError, Diagnostic, Engine, Grain, OpenOptions, Query, StorageOptions};
+use canary_core::{CanaryError, Diagnostic, Engine, Grain, OpenOptions, Query, QueryRequest, StorageOptions};
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
@@ -127,12 +126,7 @@ async fn mf_query(args: MfQueryArgs) -> Result<u8, CanaryError> {
 
 /// Object-store settings from the standard `AWS_*` environment variables.
 fn storage_from_env() -> StorageOptions {
-    StorageOptions {
-        options: std::env::vars()
-            .filter(|(k, _)| k.starts_with("AWS_"))
-            .map(|(k, v)| (k.to_ascii_lowercase(), v))
-            .collect(),
-    }
+    StorageOptions::from_vars(std::env::vars())
 }
 
 async fn open(root: &Path) -> Result<Engine, CanaryError> {
@@ -256,49 +250,16 @@ async fn validate(root: &Path, files: &[PathBuf], format: DiagFormat, style: &St
 }
 
 fn build_query(engine: &Engine, args: &QueryArgs) -> Result<Query, CanaryError> {
-    let project = engine.project();
-    let mut kpis = Vec::new();
-    for k in &args.kpis {
-        match k.strip_prefix('@') {
-            Some(tag) => {
-                let tagged: Vec<String> = project
-                    .kpis
-                    .values()
-                    .filter(|kpi| kpi.tags.iter().any(|t| t == tag))
-                    .map(|kpi| kpi.id.clone())
-                    .collect();
-                if tagged.is_empty() {
-                    return Err(CanaryError::query(format!("no KPI has the tag `{tag}`")));
-                }
-                kpis.extend(tagged);
-            }
-            None => kpis.push(k.clone()),
-        }
-    }
-    // Overlapping tags or a KPI named twice: each KPI once, where it first appears.
-    let mut seen = std::collections::HashSet::new();
-    kpis.retain(|k| seen.insert(k.clone()));
-    let grain = args
-        .grain
-        .as_deref()
-        .map(|g| g.parse::<Grain>().map_err(CanaryError::query))
-        .transpose()?;
-    let instant = |s: &Option<String>| {
-        s.as_deref()
-            .map(|s| parse_instant(s).map_err(CanaryError::query))
-            .transpose()
-    };
-    Ok(Query {
-        kpis,
-        grain,
+    QueryRequest {
+        kpis: args.kpis.clone(),
+        grain: args.grain.clone(),
         by: args.by.clone(),
         filter: args.filter.clone(),
-        from: instant(&args.from)?,
-        to: instant(&args.to)?,
+        from: args.from.clone(),
+        to: args.to.clone(),
         tenant: args.tenant.clone(),
-        calendar: None,
-        custom_grains: Default::default(),
-    })
+    }
+    .resolve(engine.project())
 }
 
 fn emit(
@@ -372,10 +333,7 @@ fn listing(engine: &Engine, what: ListWhat) -> (Arc<Schema>, RecordBatch) {
                         k.body.type_name().to_owned(),
                         k.version.to_string(),
                         k.unit.clone().unwrap_or_default(),
-                        serde_json::to_value(k.direction)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                            .unwrap_or_default(),
+                        k.direction.as_str().to_owned(),
                         k.target.map(|t| t.to_string()).unwrap_or_default(),
                         k.tags.join(","),
                         k.name.clone().unwrap_or_default(),
@@ -418,7 +376,7 @@ fn listing(engine: &Engine, what: ListWhat) -> (Arc<Schema>, RecordBatch) {
                     x.dimensions.iter().map(move |(n, d)| {
                         vec![
                             format!("{}.{n}", x.id),
-                            format!("{:?}", d.kind).to_lowercase(),
+                            d.kind.as_str().to_owned(),
                             d.granularity.map(|g| g.to_string()).unwrap_or_default(),
                             x.id.clone(),
                             d.description.clone().unwrap_or_default(),

@@ -4,9 +4,9 @@ use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
 use canary_core::Grain;
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Float64Type, SchemaRef, TimeUnit, TimestampMicrosecondType};
-use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use canary_core::exec::display::TextTable;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::parquet::arrow::ArrowWriter;
 
 use crate::args::{ColorChoice, Format};
@@ -100,25 +100,6 @@ pub fn write(
     }
 }
 
-fn period_label(micros: i64, grain: Option<Grain>) -> String {
-    let Some(t) = chrono::DateTime::from_timestamp_micros(micros) else {
-        return micros.to_string();
-    };
-    match grain {
-        Some(Grain::Year) => t.format("%Y").to_string(),
-        Some(Grain::Quarter) => {
-            use chrono::Datelike;
-            format!("{}-Q{}", t.year(), t.month0() / 3 + 1)
-        }
-        Some(Grain::Month) => t.format("%Y-%m").to_string(),
-        Some(Grain::Week) => t.format("%Y-%m-%d (W%V)").to_string(),
-        Some(Grain::Day) => t.format("%Y-%m-%d").to_string(),
-        Some(Grain::Hour | Grain::Minute) | None => t.format("%Y-%m-%d %H:%M").to_string(),
-        Some(Grain::Second) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
-        Some(Grain::Millisecond) => t.format("%Y-%m-%d %H:%M:%S%.3f").to_string(),
-    }
-}
-
 /// A plain-text table: numbers right-aligned, floats with up to 4 decimals, NULL as blank.
 fn write_table(
     schema: &SchemaRef,
@@ -126,110 +107,6 @@ fn write_table(
     grain: Option<Grain>,
     out: &mut dyn Write,
 ) -> Result<(), String> {
-    let headers: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-    let numeric: Vec<bool> = schema.fields().iter().map(|f| f.data_type().is_numeric()).collect();
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    let options = FormatOptions::default().with_null("");
-    for batch in batches {
-        let cols: Vec<Vec<String>> = batch
-            .columns()
-            .iter()
-            .map(|c| cells(c, &options, grain))
-            .collect::<Result<_, _>>()?;
-        for r in 0..batch.num_rows() {
-            rows.push(cols.iter().map(|c| c[r].clone()).collect());
-        }
-    }
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: &[String], right: &[bool]| -> String {
-        cells
-            .iter()
-            .zip(&widths)
-            .zip(right)
-            .map(|((c, w), r)| if *r { format!("{c:>w$}") } else { format!("{c:<w$}") })
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_owned()
-    };
-    let io = |e: std::io::Error| e.to_string();
-    writeln!(out, "{}", line(&headers, &numeric)).map_err(io)?;
-    let rule: Vec<String> = widths.iter().map(|w| "─".repeat(*w)).collect();
-    writeln!(out, "{}", line(&rule, &vec![false; widths.len()])).map_err(io)?;
-    for row in &rows {
-        writeln!(out, "{}", line(row, &numeric)).map_err(io)?;
-    }
-    writeln!(out, "({} row{})", rows.len(), if rows.len() == 1 { "" } else { "s" }).map_err(io)?;
-    Ok(())
-}
-
-fn cells(array: &ArrayRef, options: &FormatOptions<'_>, grain: Option<Grain>) -> Result<Vec<String>, String> {
-    match array.data_type() {
-        DataType::Timestamp(TimeUnit::Microsecond, _) => {
-            let a = array.as_primitive::<TimestampMicrosecondType>();
-            Ok((0..a.len())
-                .map(|i| {
-                    if a.is_null(i) {
-                        String::new()
-                    } else {
-                        period_label(a.value(i), grain)
-                    }
-                })
-                .collect())
-        }
-        DataType::Float64 => {
-            let a = array.as_primitive::<Float64Type>();
-            Ok((0..a.len())
-                .map(|i| {
-                    if a.is_null(i) {
-                        String::new()
-                    } else {
-                        format_float(a.value(i))
-                    }
-                })
-                .collect())
-        }
-        _ => {
-            let f = ArrayFormatter::try_new(array.as_ref(), options).map_err(|e| e.to_string())?;
-            Ok((0..array.len()).map(|i| f.value(i).to_string()).collect())
-        }
-    }
-}
-
-fn format_float(v: f64) -> String {
-    if !v.is_finite() {
-        return v.to_string();
-    }
-    let s = format!("{v:.4}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" { "0".to_owned() } else { s.to_owned() }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn floats_drop_trailing_zeros() {
-        assert_eq!(format_float(1.5), "1.5");
-        assert_eq!(format_float(2.0), "2");
-        assert_eq!(format_float(0.123456), "0.1235");
-        assert_eq!(format_float(-0.00001), "0");
-    }
-
-    #[test]
-    fn period_labels_follow_the_grain() {
-        let t = chrono::DateTime::parse_from_rfc3339("2024-04-01T00:00:00Z")
-            .unwrap()
-            .timestamp_micros();
-        assert_eq!(period_label(t, Some(Grain::Month)), "2024-04");
-        assert_eq!(period_label(t, Some(Grain::Quarter)), "2024-Q2");
-        assert_eq!(period_label(t, Some(Grain::Year)), "2024");
-    }
+    let table = TextTable::new(schema, batches, grain, None)?;
+    out.write_all(table.to_text().as_bytes()).map_err(|e| e.to_string())
 }

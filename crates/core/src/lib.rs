@@ -36,4 +36,4 @@ pub use diagnostic::{Code, Diagnostic, Location};
 pub use error::{CanaryError, Result};
 pub use exec::{Engine, Explanation, OpenOptions, QueryResult, Status};
 pub use model::{Grain, Project};
-pub use plan::{PlannedQuery, Query};
+pub use plan::{PlannedQuery, Query, QueryRequest};

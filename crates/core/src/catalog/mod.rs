@@ -133,6 +133,20 @@ pub struct StorageOptions {
     pub options: std::collections::BTreeMap<String, String>,
 }
 
+impl StorageOptions {
+    /// The settings among `vars` (e.g. the environment a front door read): every `AWS_*`
+    /// variable, under its lower-case name.
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> StorageOptions {
+        StorageOptions {
+            options: vars
+                .into_iter()
+                .filter(|(k, _)| k.starts_with("AWS_"))
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect(),
+        }
+    }
+}
+
 /// Register an object store for `s3://` URLs, configured from `storage`.
 fn register_store(
     url: &ListingTableUrl,

@@ -1,5 +1,6 @@
 //! Running plans in-process: the session, the opened catalog, results as Arrow.
 
+pub mod display;
 mod status;
 
 pub use status::{Status, long_layout, status};

@@ -29,68 +29,102 @@ pub fn render_with(manifest: &Manifest, root: &str, template: &str, customs: &Cu
     Ok(out)
 }
 
-/// One call such as `Dimension('x', entity_path=['a'])` or `TimeDimension('metric_time', 'day')`,
-/// optionally followed by `.grain('month')` or `.date_part('year')`.
-fn render_call(manifest: &Manifest, root: &str, call: &str, template: &str, customs: &CustomGrains) -> Result<String> {
-    let open = call.find('(').ok_or_else(|| bad(template))?;
-    let function = call[..open].trim();
-    let close = matching_paren(call, open).ok_or_else(|| bad(template))?;
-    let args = split_args(&call[open + 1..close]);
-    let mut grain: Option<String> = None;
-    let mut date_part: Option<String> = None;
-    let mut entity_path: Vec<String> = Vec::new();
-    let mut positional = Vec::new();
-    for a in &args {
-        match a.split_once('=') {
-            Some((k, v)) if !k.contains('\'') && !k.contains('"') => {
-                let v = v.trim();
-                match k.trim() {
-                    "entity_path" => entity_path = list(v),
-                    "time_granularity_name" | "grain" => grain = unquote(v),
-                    "date_part_name" | "date_part" => date_part = unquote(v),
-                    "group_by" => {}
-                    other => {
-                        return Err(CanaryError::query(format!(
-                            "unsupported argument `{other}` in filter `{template}`"
-                        )));
+/// A call of MetricFlow's object-builder language, as filters, saved queries and order-bys
+/// write it: `Dimension('x', entity_path=['a'])`, `TimeDimension('metric_time', 'day')`,
+/// `Entity('listing')`, `Metric('m', group_by=['e'])`, optionally followed by
+/// `.grain('month')`, `.date_part('year')` or `.descending(True)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Call {
+    pub function: String,
+    pub name: String,
+    pub grain: Option<String>,
+    pub date_part: Option<String>,
+    pub entity_path: Vec<String>,
+    /// A `Metric`'s entities.
+    pub group_by: Vec<String>,
+    pub descending: bool,
+}
+
+impl Call {
+    /// Parse one call; the error says what is wrong with it.
+    pub fn parse(call: &str) -> std::result::Result<Call, String> {
+        let cannot = || format!("cannot read `{call}`");
+        let open = call.find('(').ok_or_else(cannot)?;
+        let close = matching_paren(call, open).ok_or_else(cannot)?;
+        let mut c = Call {
+            function: call[..open].trim().to_owned(),
+            ..Call::default()
+        };
+        let mut positional = Vec::new();
+        for a in split_args(&call[open + 1..close]) {
+            match a.split_once('=') {
+                Some((k, v)) if !k.contains('\'') && !k.contains('"') => {
+                    let v = v.trim();
+                    match k.trim() {
+                        "entity_path" => c.entity_path = list(v),
+                        "time_granularity_name" | "grain" => c.grain = unquote(v),
+                        "date_part_name" | "date_part" => c.date_part = unquote(v),
+                        "group_by" => c.group_by = list(v),
+                        "descending" => c.descending = v == "True",
+                        other => return Err(format!("unsupported argument `{other}` in `{call}`")),
                     }
                 }
-            }
-            _ => positional.extend(unquote(a)),
-        }
-    }
-    // Methods after the call: `.grain('month')`, `.date_part('year')`, `.descending(..)`.
-    let mut tail = call[close + 1..].trim();
-    while let Some(m) = tail.strip_prefix('.') {
-        let open = m.find('(').ok_or_else(|| bad(template))?;
-        let close = matching_paren(m, open).ok_or_else(|| bad(template))?;
-        let value = unquote(m[open + 1..close].trim());
-        match m[..open].trim() {
-            "grain" => grain = value,
-            "date_part" => date_part = value,
-            "descending" => {}
-            other => {
-                return Err(CanaryError::query(format!(
-                    "unsupported method `.{other}` in filter `{template}`"
-                )));
+                // A list in second place is a `Metric`'s group-by.
+                _ if positional.len() == 1 && a.trim_start().starts_with(['[', '(']) => c.group_by = list(&a),
+                _ => positional.extend(unquote(&a)),
             }
         }
-        tail = m[close + 1..].trim();
+        // Methods after the call.
+        let mut tail = call[close + 1..].trim();
+        while let Some(m) = tail.strip_prefix('.') {
+            let open = m.find('(').ok_or_else(cannot)?;
+            let close = matching_paren(m, open).ok_or_else(cannot)?;
+            let arg = m[open + 1..close].trim();
+            match m[..open].trim() {
+                "grain" => c.grain = unquote(arg),
+                "date_part" => c.date_part = unquote(arg),
+                "descending" => c.descending = arg.is_empty() || arg == "True",
+                other => return Err(format!("unsupported method `.{other}` in `{call}`")),
+            }
+            tail = m[close + 1..].trim();
+        }
+        if !tail.is_empty() {
+            return Err(cannot());
+        }
+        let mut positional = positional.into_iter();
+        c.name = positional.next().ok_or_else(cannot)?;
+        if c.function == "TimeDimension" && c.grain.is_none() {
+            c.grain = positional.next();
+        }
+        Ok(c)
     }
-    let name = positional.first().cloned().ok_or_else(|| bad(template))?;
-    if function == "TimeDimension" && grain.is_none() {
-        grain = positional.get(1).cloned();
+
+    /// The item as `mf query` names it: `entity__name`, `name__grain`,
+    /// `name__extract_part`.
+    pub fn query_name(&self) -> String {
+        let mut parts = self.entity_path.clone();
+        parts.push(self.name.clone());
+        if let Some(part) = &self.date_part {
+            parts.push(format!("extract_{part}"));
+        } else if let Some(g) = &self.grain {
+            parts.push(g.clone());
+        }
+        parts.join("__")
     }
-    match function {
+}
+
+/// One call such as `Dimension('x', entity_path=['a'])` rendered as SQL over Canary names.
+fn render_call(manifest: &Manifest, root: &str, call: &str, template: &str, customs: &CustomGrains) -> Result<String> {
+    let c = Call::parse(call).map_err(|m| CanaryError::query(format!("{m} in filter `{template}`")))?;
+    match c.function.as_str() {
         "Dimension" | "TimeDimension" | "Entity" => {}
         "Metric" => {
             // The metric's value per entity: a column the planner joins in.
-            let by = group_by_of(&args);
-            return match by.as_slice() {
+            return match c.group_by.as_slice() {
                 [entity] => Ok(format!(
                     "{}{}__per__{}",
                     crate::plan::ENTITY_METRIC_PREFIX,
-                    positional.first().cloned().ok_or_else(|| bad(template))?,
+                    c.name,
                     entity.rsplit("__").next().unwrap_or(entity)
                 )),
                 _ => Err(CanaryError::query(format!(
@@ -104,11 +138,11 @@ fn render_call(manifest: &Manifest, root: &str, call: &str, template: &str, cust
             )));
         }
     }
-    let mut parsed = MfName::parse(&name);
-    let mut path = entity_path;
+    let mut parsed = MfName::parse(&c.name);
+    let mut path = c.entity_path.clone();
     path.extend(parsed.entity_path);
     parsed.entity_path = path;
-    let grain = grain.or_else(|| parsed.grain.map(|g| g.as_str().to_owned()));
+    let grain = c.grain.clone().or_else(|| parsed.grain.map(|g| g.as_str().to_owned()));
     let custom = grain.as_ref().and_then(|g| customs.get(g));
     if let Some(g) = &grain
         && custom.is_none()
@@ -121,7 +155,7 @@ fn render_call(manifest: &Manifest, root: &str, call: &str, template: &str, cust
             "the granularity `{g}` in `{template}` is not supported (custom granularities are not yet)"
         )));
     }
-    let date_part = date_part.or(parsed.date_part.clone());
+    let date_part = c.date_part.clone().or(parsed.date_part.clone());
     let column = if parsed.is_metric_time() {
         "metric_time".to_owned()
     } else {
@@ -132,7 +166,7 @@ fn render_call(manifest: &Manifest, root: &str, call: &str, template: &str, cust
             r.reference
         }
     };
-    let time = parsed.is_metric_time() || function == "TimeDimension" || grain.is_some() || date_part.is_some();
+    let time = parsed.is_metric_time() || c.function == "TimeDimension" || grain.is_some() || date_part.is_some();
     if let Some(c) = custom {
         return Ok(crate::plan::custom_grain_sql(c, &column));
     }
@@ -145,22 +179,6 @@ fn render_call(manifest: &Manifest, root: &str, call: &str, template: &str, cust
         (None, None) if time && parsed.is_metric_time() => format!("date_trunc('day', {column})"),
         (None, None) => column,
     })
-}
-
-/// The `group_by` of a `Metric(...)` call: keyword or second positional argument.
-fn group_by_of(args: &[String]) -> Vec<String> {
-    for a in args {
-        if let Some((k, v)) = a.split_once('=')
-            && k.trim() == "group_by"
-        {
-            return list(v.trim());
-        }
-    }
-    args.get(1).map(|a| list(a.trim())).unwrap_or_default()
-}
-
-fn bad(template: &str) -> CanaryError {
-    CanaryError::query(format!("cannot read the filter `{template}`"))
 }
 
 fn matching_paren(s: &str, open: usize) -> Option<usize> {
@@ -271,5 +289,33 @@ mod tests {
             "__kpi__views__per__listing > 10"
         );
         assert!(render(&m, "x", "{{ Metric('bookings', group_by=['listing', 'user']) }} > 2").is_err());
+    }
+
+    #[test]
+    fn calls_name_query_items() {
+        let name = |s: &str| Call::parse(s).unwrap().query_name();
+        assert_eq!(name("TimeDimension('metric_time', 'day')"), "metric_time__day");
+        assert_eq!(
+            name("Dimension('listing__capacity_latest')"),
+            "listing__capacity_latest"
+        );
+        assert_eq!(
+            name("Dimension('country', entity_path=['listing']).grain('x')"),
+            "listing__country__x"
+        );
+        assert_eq!(
+            name("TimeDimension('booking__ds', 'month', date_part_name='year')"),
+            "booking__ds__extract_year"
+        );
+        assert_eq!(name("Entity('listing')"), "listing");
+        let d = Call::parse("TimeDimension('metric_time', 'day').descending(True)").unwrap();
+        assert!(d.descending && d.function == "TimeDimension");
+        assert!(!Call::parse("Metric('views')").unwrap().descending);
+        assert_eq!(
+            Call::parse("Metric('b', ['listing'])").unwrap().group_by,
+            vec!["listing"]
+        );
+        assert!(Call::parse("Dimension('x').sideways()").is_err());
+        assert!(Call::parse("Dimension('x') extra").is_err());
     }
 }

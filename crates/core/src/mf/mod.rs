@@ -8,6 +8,7 @@ mod load;
 mod manifest;
 mod names;
 mod query;
+mod saved;
 
 pub use convert::{Imported, import, table_location};
 pub use export::{ImportReport, to_yaml, write_project};

@@ -217,9 +217,7 @@ impl MfProject {
 
     /// Answer `q` with MetricFlow's column names.
     pub async fn query(&self, q: &MfQuery) -> Result<QueryResult> {
-        if q.saved_query.is_some() {
-            return Err(CanaryError::query("saved queries are not supported yet"));
-        }
+        let q = &super::saved::expand(&self.manifest, q)?;
         if !q.apply_group_by {
             return Err(CanaryError::query("`--no-dedupe` is not supported yet"));
         }

@@ -234,6 +234,88 @@ impl Project {
         self.kpis.get(id)
     }
 
+    /// KPI ids for a selection of ids and `@tag`s, each once, in the order first named.
+    /// Unknown ids pass through (the planner names them with a hint); a tag no KPI has is
+    /// an error.
+    pub fn select_kpis(&self, selection: &[String]) -> std::result::Result<Vec<String>, String> {
+        let mut kpis = Vec::new();
+        for k in selection {
+            match k.strip_prefix('@') {
+                Some(tag) => {
+                    let before = kpis.len();
+                    kpis.extend(
+                        self.kpis
+                            .values()
+                            .filter(|kpi| kpi.tags.iter().any(|t| t == tag))
+                            .map(|kpi| kpi.id.clone()),
+                    );
+                    if kpis.len() == before {
+                        return Err(format!("no KPI has the tag `{tag}`"));
+                    }
+                }
+                None => kpis.push(k.clone()),
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        kpis.retain(|k| seen.insert(k.clone()));
+        Ok(kpis)
+    }
+
+    /// The products whose rows a KPI aggregates, through derived KPIs' inputs (a conversion
+    /// KPI's base product: its rows are the ones grouped).
+    pub fn kpi_products(&self, id: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut stack = vec![id.to_owned()];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(k) = stack.pop() {
+            if !seen.insert(k.clone()) {
+                continue;
+            }
+            let Some(kpi) = self.kpi(&k) else { continue };
+            let products: Vec<&str> = match &kpi.body {
+                KpiBody::Simple { measure } | KpiBody::Cumulative { measure, .. } => vec![&measure.product],
+                KpiBody::Ratio { numerator, denominator } => vec![&numerator.product, &denominator.product],
+                KpiBody::Conversion { base, .. } => vec![&base.product],
+                KpiBody::Derived { inputs, .. } => {
+                    stack.extend(inputs.iter().map(|i| i.kpi.clone()));
+                    Vec::new()
+                }
+            };
+            for p in products {
+                if !out.iter().any(|x| x == p) {
+                    out.push(p.to_owned());
+                }
+            }
+        }
+        out
+    }
+
+    /// The dimensions a KPI can be grouped by: those of the products reachable, without
+    /// fan-out or two join paths, from every product the KPI aggregates. `(product,
+    /// dimension)` pairs in join order from the first product.
+    pub fn kpi_dimensions(&self, id: &str) -> Vec<(String, String)> {
+        let reachable = |root: &str| -> Vec<(String, String)> {
+            let scope = Scope::build(self, root);
+            scope
+                .members
+                .iter()
+                .filter(|m| !scope.ambiguous.contains(&m.product))
+                .filter_map(|m| self.product(&m.product))
+                .flat_map(|p| p.dimensions.keys().map(|d| (p.id.clone(), d.clone())))
+                .collect()
+        };
+        let mut products = self.kpi_products(id).into_iter();
+        let Some(first) = products.next() else {
+            return Vec::new();
+        };
+        let mut dims = reachable(&first);
+        for p in products {
+            let other = reachable(&p);
+            dims.retain(|d| other.contains(d));
+        }
+        dims
+    }
+
     /// Every dimension name of every product, as `product.dimension`.
     pub fn qualified_dimensions(&self) -> Vec<String> {
         self.products

@@ -48,6 +48,47 @@ pub struct Query {
     pub custom_grains: std::collections::BTreeMap<String, CustomGrain>,
 }
 
+/// A query as a front door receives it: KPI ids and `@tag`s, grain and times as text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueryRequest {
+    /// KPI ids and `@tag`s.
+    pub kpis: Vec<String>,
+    /// `hour` … `year`; `None` for one row over the whole range.
+    pub grain: Option<String>,
+    pub by: Vec<String>,
+    pub filter: Option<String>,
+    /// RFC 3339, `YYYY-MM-DD[ HH:MM:SS]`, `YYYY-MM` or `YYYY`.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub tenant: Option<String>,
+}
+
+impl QueryRequest {
+    /// The [`Query`] this asks for over `project`: tags expanded, grain and times parsed.
+    pub fn resolve(&self, project: &crate::model::Project) -> crate::error::Result<Query> {
+        use crate::error::CanaryError;
+        let instant = |s: &Option<String>| {
+            s.as_deref()
+                .map(|s| crate::model::parse_instant(s).map_err(CanaryError::query))
+                .transpose()
+        };
+        Ok(Query {
+            kpis: project.select_kpis(&self.kpis).map_err(CanaryError::query)?,
+            grain: self
+                .grain
+                .as_deref()
+                .map(|g| g.parse::<Grain>().map_err(CanaryError::query))
+                .transpose()?,
+            by: self.by.clone(),
+            filter: self.filter.clone(),
+            from: instant(&self.from)?,
+            to: instant(&self.to)?,
+            tenant: self.tenant.clone(),
+            ..Query::default()
+        })
+    }
+}
+
 /// The `__kpi__K__per__E` columns a SQL text uses (a KPI's value per entity, Float64).
 pub fn entity_metric_columns(sql: &str) -> Vec<(String, datafusion::arrow::datatypes::DataType)> {
     let mut names: Vec<String> = sql

@@ -34,6 +34,16 @@ pub enum Direction {
     Neutral,
 }
 
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::HigherIsBetter => "higher_is_better",
+            Direction::LowerIsBetter => "lower_is_better",
+            Direction::Neutral => "neutral",
+        }
+    }
+}
+
 /// Status bands; with `higher_is_better`, a value below `warn` warns and below `critical`
 /// is critical (`critical <= warn`); with `lower_is_better` the other way round.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

@@ -126,6 +126,15 @@ pub enum DimensionKind {
     Time,
 }
 
+impl DimensionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DimensionKind::Categorical => "categorical",
+            DimensionKind::Time => "time",
+        }
+    }
+}
+
 /// An attribute to group or filter by.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -1,0 +1,90 @@
+//! Every exception the extension raises, and the one mapping from core errors to them.
+
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+
+use crate::info::Diagnostic;
+
+pyo3::create_exception!(
+    canary,
+    CanaryError,
+    PyException,
+    "Base class of every error Canary raises."
+);
+pyo3::create_exception!(
+    canary,
+    SpecError,
+    CanaryError,
+    "The project's specs (or the data they describe) have problems; `.diagnostics` lists \
+     every one, each with a code, file, line, column and message."
+);
+pyo3::create_exception!(
+    canary,
+    DataError,
+    CanaryError,
+    "Data could not be read or processed (missing or unreadable files, out of memory)."
+);
+pyo3::create_exception!(
+    canary,
+    QueryError,
+    CanaryError,
+    "The query asks for something the project cannot answer; `.hint` says what would work."
+);
+pyo3::create_exception!(
+    canary,
+    InternalError,
+    CanaryError,
+    "A bug in Canary; please report it with the message."
+);
+
+/// The Python exception for a core error.
+pub fn to_py(err: canary_core::CanaryError) -> PyErr {
+    use canary_core::CanaryError as E;
+    match err {
+        E::Spec(diags) => Python::attach(|py| {
+            let mut message = err_message(diags.len());
+            for d in &diags {
+                message.push('\n');
+                message.push_str(&d.to_string());
+            }
+            let exc = SpecError::new_err(message);
+            let list = diags
+                .into_iter()
+                .map(|d| Py::new(py, Diagnostic::from(d)))
+                .collect::<PyResult<Vec<_>>>()
+                .and_then(|items| PyList::new(py, items));
+            match list.and_then(|l| exc.value(py).setattr("diagnostics", l)) {
+                Ok(()) => exc,
+                Err(e) => e,
+            }
+        }),
+        E::Query { message, hint } => Python::attach(|py| {
+            let text = match &hint {
+                Some(h) => format!("{message}\n  hint: {h}"),
+                None => message,
+            };
+            let exc = QueryError::new_err(text);
+            match exc.value(py).setattr("hint", hint) {
+                Ok(()) => exc,
+                Err(e) => e,
+            }
+        }),
+        E::Data { .. } | E::Io { .. } => DataError::new_err(err.to_string()),
+        E::Internal(_) => InternalError::new_err(err.to_string()),
+    }
+}
+
+fn err_message(n: usize) -> String {
+    format!("the project has {n} problem{}", if n == 1 { "" } else { "s" })
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("CanaryError", py.get_type::<CanaryError>())?;
+    m.add("SpecError", py.get_type::<SpecError>())?;
+    m.add("DataError", py.get_type::<DataError>())?;
+    m.add("QueryError", py.get_type::<QueryError>())?;
+    m.add("InternalError", py.get_type::<InternalError>())?;
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! A Canary project opened in-process.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use canary_core::{CanaryError, Engine, OpenOptions, QueryRequest, StorageOptions};
+use pyo3::prelude::*;
+
+use crate::errors::to_py;
+use crate::info::{Diagnostic, Dimension, Kpi, Product, dimensions};
+use crate::result::Result;
+use crate::runtime::run;
+
+/// A project opened for computing: specs validated, data checked, one engine.
+#[pyclass(frozen, module = "canary._native")]
+pub struct Project {
+    engine: Arc<Engine>,
+    root: PathBuf,
+    tenant: Option<String>,
+}
+
+fn options() -> OpenOptions {
+    OpenOptions {
+        storage: StorageOptions::from_vars(std::env::vars()),
+        ..OpenOptions::default()
+    }
+}
+
+/// The arguments of `compute` and `explain`, as the facade passes them.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct Request {
+    kpis: Vec<String>,
+    grain: Option<String>,
+    by: Vec<String>,
+    filter: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+}
+
+impl Project {
+    fn request(&self, r: Request) -> QueryRequest {
+        QueryRequest {
+            kpis: r.kpis,
+            grain: r.grain,
+            by: r.by,
+            filter: r.filter,
+            from: r.start,
+            to: r.end,
+            tenant: self.tenant.clone(),
+        }
+    }
+}
+
+#[pymethods]
+impl Project {
+    /// Open the project in `path` (the folder holding `canary.yaml`).
+    #[new]
+    #[pyo3(signature = (path, tenant=None))]
+    fn new(py: Python<'_>, path: PathBuf, tenant: Option<String>) -> PyResult<Project> {
+        let root = path.clone();
+        let engine = run(py, async move { Engine::open_with(&path, &options()).await })?;
+        Ok(Project {
+            engine: Arc::new(engine),
+            root,
+            tenant,
+        })
+    }
+
+    /// The project folder.
+    #[getter]
+    fn path(&self) -> PathBuf {
+        self.root.clone()
+    }
+
+    #[getter]
+    fn tenant(&self) -> Option<String> {
+        self.tenant.clone()
+    }
+
+    /// The project's name, from `canary.yaml`.
+    #[getter]
+    fn name(&self) -> String {
+        self.engine.project().name.clone()
+    }
+
+    /// Validate the specs and data as they are on disk now; every problem, or none.
+    fn validate(&self, py: Python<'_>) -> PyResult<Vec<Diagnostic>> {
+        let root = self.root.clone();
+        let outcome = run(py, async move {
+            match Engine::open_with(&root, &options()).await {
+                Ok(_) => Ok(Vec::new()),
+                Err(CanaryError::Spec(diags)) => Ok(diags),
+                Err(other) => Err(other),
+            }
+        })?;
+        Ok(outcome.into_iter().map(Diagnostic::from).collect())
+    }
+
+    /// The KPIs, in project order.
+    #[getter]
+    fn kpis(&self) -> Vec<Kpi> {
+        self.engine
+            .project()
+            .kpis
+            .values()
+            .map(|k| Kpi::from(k.as_ref()))
+            .collect()
+    }
+
+    /// The data-product contracts, in project order.
+    #[getter]
+    fn products(&self) -> Vec<Product> {
+        self.engine
+            .project()
+            .products
+            .values()
+            .map(|p| Product::from(p.as_ref()))
+            .collect()
+    }
+
+    /// The dimensions `kpi` can be grouped by.
+    fn dimensions(&self, kpi: &str) -> PyResult<Vec<Dimension>> {
+        let project = self.engine.project();
+        if project.kpi(kpi).is_none() {
+            return Err(to_py(CanaryError::query_hint(
+                format!("unknown KPI `{kpi}`"),
+                canary_core::diagnostic::did_you_mean(kpi, project.kpis.keys().map(String::as_str)),
+            )));
+        }
+        Ok(dimensions(project, kpi))
+    }
+
+    /// Compute KPIs.
+    fn compute(&self, py: Python<'_>, request: Request) -> PyResult<Result> {
+        let query = self.request(request).resolve(self.engine.project()).map_err(to_py)?;
+        let project = self.engine.project();
+        let kpis = query
+            .kpis
+            .iter()
+            .filter_map(|k| project.kpi(k).map(|k| Kpi::from(k.as_ref())))
+            .collect();
+        let grain = query.grain;
+        let engine = Arc::clone(&self.engine);
+        let result = run(py, async move { engine.compute(&query).await })?;
+        Ok(Result::new(result, grain, kpis))
+    }
+
+    /// The plan of a query: `(logical, optimized, sql, sql_error)`.
+    fn explain(&self, py: Python<'_>, request: Request) -> PyResult<(String, String, Option<String>, Option<String>)> {
+        let query = self.request(request).resolve(self.engine.project()).map_err(to_py)?;
+        let engine = Arc::clone(&self.engine);
+        let e = run(py, async move { engine.explain(&query).await })?;
+        let (sql, sql_error) = match e.sql {
+            Ok(s) => (Some(s), None),
+            Err(m) => (None, Some(m)),
+        };
+        Ok((e.logical, e.optimized, sql, sql_error))
+    }
+}

@@ -1,0 +1,44 @@
+"""Canary: KPIs declared once as versioned specs over Parquet data products, computed
+in-process by the Rust engine; results are Arrow tables that pandas, polars, pyarrow and
+DuckDB read without copying.
+
+>>> import canary
+>>> project = canary.Project("examples/retail")
+>>> result = project.compute("completed_orders", grain="year", start="2024-01", end="2026-01")
+>>> result.to_pandas()["completed_orders"].tolist()
+[98050, 109706]
+"""
+
+from canary import _native
+from canary._native import (
+    CanaryError,
+    DataError,
+    Diagnostic,
+    Dimension,
+    InternalError,
+    Kpi,
+    Product,
+    QueryError,
+    SpecError,
+)
+from canary._project import Explanation, Project, mf_query
+from canary._result import Result
+
+__version__: str = _native.__version__
+
+__all__ = [
+    "CanaryError",
+    "DataError",
+    "Diagnostic",
+    "Dimension",
+    "Explanation",
+    "InternalError",
+    "Kpi",
+    "Product",
+    "Project",
+    "QueryError",
+    "Result",
+    "SpecError",
+    "__version__",
+    "mf_query",
+]

@@ -1,0 +1,217 @@
+"""Projects, explanations and MetricFlow queries."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Optional, Union
+
+from canary import _native
+from canary._args import Instant, Names, instant, names, optional_text
+from canary._native import Diagnostic, Dimension, Kpi, Product
+from canary._result import Result
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """The plan of a query: as built, as optimized, and as SQL where it can be written so.
+
+    ``str(explanation)`` shows the plan as built, then the SQL.
+    """
+
+    logical: str
+    optimized: str
+    sql: Optional[str]
+    #: Why the plan cannot be written as SQL, when it cannot.
+    sql_error: Optional[str]
+
+    def __str__(self) -> str:
+        sql = self.sql if self.sql is not None else f"-- not expressible as SQL: {self.sql_error}"
+        return f"{self.logical}\n\n{sql}"
+
+
+class Project:
+    """A Canary project opened in-process: specs validated, data checked, one engine.
+
+    Opening fails with :class:`canary.SpecError` (listing every problem in
+    ``.diagnostics``) when the specs or the data they describe have problems. With
+    ``tenant``, every computation is restricted to that tenant's rows.
+
+    >>> project = canary.Project("examples/retail")
+    >>> project.name
+    'retail'
+    >>> "revenue" in project.kpis
+    True
+    """
+
+    def __init__(self, path: PathLike, tenant: Optional[str] = None) -> None:
+        self._native = _native.Project(os.fspath(path), optional_text(tenant, "tenant"))
+
+    def __repr__(self) -> str:
+        tenant = f", tenant={self.tenant!r}" if self.tenant is not None else ""
+        return f"canary.Project({str(self.path)!r}{tenant}: {len(self.kpis)} KPIs, {len(self.products)} products)"
+
+    @property
+    def path(self) -> "os.PathLike[str]":
+        """The project folder."""
+        return self._native.path
+
+    @property
+    def name(self) -> str:
+        """The project's name, from ``canary.yaml``."""
+        return self._native.name
+
+    @property
+    def tenant(self) -> Optional[str]:
+        """The tenant every computation is restricted to, if any."""
+        return self._native.tenant
+
+    def validate(self) -> list[Diagnostic]:
+        """Validate the specs and the data as they are on disk now.
+
+        Returns every problem found (an empty list when there is none); each has
+        ``code``, ``file``, ``line``, ``column``, ``message`` and ``hint``. The project
+        already opened is not changed: open a new :class:`Project` to use edited specs.
+
+        >>> project.validate()
+        []
+        """
+        return self._native.validate()
+
+    @property
+    def kpis(self) -> dict[str, Kpi]:
+        """The KPIs by id, in project order.
+
+        >>> project.kpis["revenue"].type, project.kpis["revenue"].unit
+        ('simple', 'USD')
+        """
+        return {k.id: k for k in self._native.kpis}
+
+    @property
+    def products(self) -> dict[str, Product]:
+        """The data-product contracts by id, in project order.
+
+        >>> project.products["orders"].time_dimension
+        'ordered_at'
+        """
+        return {p.id: p for p in self._native.products}
+
+    def dimensions(self, kpi: str) -> list[Dimension]:
+        """The dimensions ``kpi`` can be grouped by, named as ``by=`` takes them.
+
+        >>> [d.name for d in project.dimensions("revenue")][:3]
+        ['ordered_at', 'channel', 'status']
+        """
+        return self._native.dimensions(kpi)
+
+    def compute(
+        self,
+        kpis: Names,
+        grain: Optional[str] = "month",
+        by: Names = (),
+        where: Optional[str] = None,
+        start: Optional[Instant] = None,
+        end: Optional[Instant] = None,
+    ) -> Result:
+        """Compute KPIs: one row per period (and dimension values), one column per KPI.
+
+        ``kpis`` are KPI ids or ``@tag`` selections, one or several. ``grain`` is
+        ``hour`` … ``year``, or ``None`` for one row over the whole range. ``by`` names
+        dimensions to drill down by (``channel``, ``product.dimension``,
+        ``order_date:week``). ``where`` is a SQL condition over dimensions and columns.
+        ``start`` (inclusive) and ``end`` (exclusive) are widened to whole periods; they
+        take ISO text (``2025``, ``2025-07``, ``2025-07-01``) or dates and datetimes
+        (naive ones are UTC). The GIL is released while the engine works; Ctrl-C
+        interrupts it.
+
+        >>> r = project.compute(["revenue", "completed_orders"], grain="quarter", by="channel",
+        ...                     start="2025-10-01", end="2026-01-01")
+        >>> r.column_names
+        ['period', 'channel', 'revenue', 'completed_orders']
+        >>> r.to_pandas()["completed_orders"].tolist()
+        [8889, 13416, 16000]
+        """
+        return Result(self._native.compute(self._request(kpis, grain, by, where, start, end)))
+
+    def explain(
+        self,
+        kpis: Names,
+        grain: Optional[str] = "month",
+        by: Names = (),
+        where: Optional[str] = None,
+        start: Optional[Instant] = None,
+        end: Optional[Instant] = None,
+    ) -> Explanation:
+        """The plan :meth:`compute` would run for the same arguments, as text and SQL.
+
+        >>> e = project.explain("completed_orders", grain="year")
+        >>> "TableScan: orders" in e.logical
+        True
+        >>> e.sql.startswith("SELECT")
+        True
+        """
+        logical, optimized, sql, sql_error = self._native.explain(
+            self._request(kpis, grain, by, where, start, end)
+        )
+        return Explanation(logical, optimized, sql, sql_error)
+
+    @staticmethod
+    def _request(
+        kpis: Names,
+        grain: Optional[str],
+        by: Names,
+        where: Optional[str],
+        start: Optional[Instant],
+        end: Optional[Instant],
+    ) -> dict[str, object]:
+        selected = names(kpis, "kpis")
+        if not selected:
+            raise ValueError("name at least one KPI (an id or an @tag)")
+        return {
+            "kpis": selected,
+            "grain": optional_text(grain, "grain"),
+            "by": names(by, "by"),
+            "filter": optional_text(where, "where"),
+            "start": instant(start, "start"),
+            "end": instant(end, "end"),
+        }
+
+
+def mf_query(
+    manifest: PathLike,
+    data: PathLike,
+    metrics: Names = (),
+    group_by: Names = (),
+    where: Optional[Names] = None,
+    order_by: Names = (),
+    limit: Optional[int] = None,
+    start_time: Optional[Instant] = None,
+    end_time: Optional[Instant] = None,
+    saved_query: Optional[str] = None,
+) -> Result:
+    """Answer a MetricFlow query, as ``canary mf query`` does.
+
+    ``manifest`` is a folder of MetricFlow YAML, a dbt project's property files, or dbt's
+    ``semantic_manifest.json``; ``data`` is the folder of Parquet tables it names.
+    ``group_by`` takes MetricFlow names (``metric_time__month``,
+    ``listing__country_latest``); ``where`` is one filter or a list of them, in
+    MetricFlow's filter language; ``order_by`` names outputs, ``-name`` for descending.
+    """
+    if limit is not None and (not isinstance(limit, int) or limit < 0):
+        raise ValueError(f"limit must be a non-negative integer, not {limit!r}")
+    return Result(
+        _native.mf_query(
+            os.fspath(manifest),
+            os.fspath(data),
+            names(metrics, "metrics"),
+            names(group_by, "group_by"),
+            names(where, "where"),
+            names(order_by, "order_by"),
+            limit,
+            instant(start_time, "start_time"),
+            instant(end_time, "end_time"),
+            optional_text(saved_query, "saved_query"),
+        )
+    )
