@@ -284,7 +284,8 @@ def test_the_gil_is_released_while_computing(slow):
     done.set()
     t.join()
     assert elapsed > 0.3
-    assert ticks >= 0.5 * elapsed / 0.01, (ticks, elapsed)
+    # A held GIL gives no ticks at all; released, about one per 10 ms (fewer when busy).
+    assert ticks >= 0.25 * elapsed / 0.01, (ticks, elapsed)
 
 
 def test_threads_compute_concurrently(project):

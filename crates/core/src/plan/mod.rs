@@ -57,7 +57,7 @@ pub struct QueryRequest {
     pub grain: Option<String>,
     pub by: Vec<String>,
     pub filter: Option<String>,
-    /// RFC 3339, `YYYY-MM-DD[ HH:MM:SS]`, `YYYY-MM` or `YYYY`.
+    /// As [`crate::model::parse_instant`] reads them.
     pub from: Option<String>,
     pub to: Option<String>,
     pub tenant: Option<String>,
