@@ -94,11 +94,27 @@ def test_html_for_notebooks(result):
 
 
 def test_html_escapes_values(tmp_path):
+    """A dimension value with markup in it is shown as text, not run as HTML."""
+    import pyarrow.parquet as pq
+
     root = tmp_path / "p"
-    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns("data"))
-    os.symlink(SAMPLE / "data", root / "data")
-    r = canary.Project(root).compute("revenue", grain=None, by="channel", where="channel = 'web'")
-    assert "<td" in r._repr_html_() and "<script" not in r._repr_html_()
+    for d in ("products", "kpis", "data"):
+        (root / d).mkdir(parents=True)
+    (root / "canary.yaml").write_text(
+        "project: html\nversion: 1.0.0\nowner: t@example.com\nproducts: [products/*.yaml]\nkpis: [kpis/*.yaml]\n"
+    )
+    (root / "products" / "t.yaml").write_text(
+        "product: t\nversion: 1.0.0\nowner: t@example.com\nlocation: data/\n"
+        "columns:\n  - {name: id, type: int64, nullable: false}\n  - {name: label, type: string}\n"
+        "entities:\n  - {name: row, type: primary, column: id}\n"
+        "dimensions:\n  - {name: label, type: categorical}\n"
+        "measures:\n  - {name: n, agg: count}\n"
+    )
+    (root / "kpis" / "k.yaml").write_text("kpis:\n  - {id: rows, version: 1.0.0, type: simple, measure: t.n}\n")
+    pq.write_table(pa.table({"id": [1, 2], "label": ["<script>alert(1)</script>", "a & b"]}), root / "data" / "t.parquet")
+    html = canary.Project(root).compute("rows", grain=None, by="label")._repr_html_()
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "a &amp; b" in html
 
 
 # --- Project ----------------------------------------------------------------------------
