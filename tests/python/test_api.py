@@ -194,6 +194,9 @@ def test_spec_error_carries_diagnostics(tmp_path):
     assert d.line > 0 and d.column > 0 and "net_revenu" in d.message
     assert "did you mean `net_revenue`" in d.hint
     assert "kpis/sales.yaml" in str(err)
+    # As the CLI prints it.
+    assert str(d) == f"{d.file}:{d.line}:{d.column}: error[{d.code}]: {d.message}\n  hint: {d.hint}"
+    assert str(err).splitlines()[:2] == ["the project has 1 problem", str(d).splitlines()[0]]
 
 
 def test_validate_reads_the_specs_again(tmp_path):

@@ -41,9 +41,11 @@ pyo3::create_exception!(
 /// The Python exception for a core error.
 pub fn to_py(err: canary_core::CanaryError) -> PyErr {
     use canary_core::CanaryError as E;
+    // The core's own wording ("the project has 2 problems", "data error: …").
+    let text = err.to_string();
     match err {
         E::Spec(diags) => Python::attach(|py| {
-            let mut message = err_message(diags.len());
+            let mut message = text;
             for d in &diags {
                 message.push('\n');
                 message.push_str(&d.to_string());
@@ -59,24 +61,19 @@ pub fn to_py(err: canary_core::CanaryError) -> PyErr {
                 Err(e) => e,
             }
         }),
-        E::Query { message, hint } => Python::attach(|py| {
-            let text = match &hint {
-                Some(h) => format!("{message}\n  hint: {h}"),
-                None => message,
-            };
-            let exc = QueryError::new_err(text);
+        E::Query { hint, .. } => Python::attach(|py| {
+            let exc = QueryError::new_err(match &hint {
+                Some(h) => format!("{text}\n  hint: {h}"),
+                None => text,
+            });
             match exc.value(py).setattr("hint", hint) {
                 Ok(()) => exc,
                 Err(e) => e,
             }
         }),
-        E::Data { .. } | E::Io { .. } => DataError::new_err(err.to_string()),
-        E::Internal(_) => InternalError::new_err(err.to_string()),
+        E::Data { .. } | E::Io { .. } => DataError::new_err(text),
+        E::Internal(_) => InternalError::new_err(text),
     }
-}
-
-fn err_message(n: usize) -> String {
-    format!("the project has {n} problem{}", if n == 1 { "" } else { "s" })
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

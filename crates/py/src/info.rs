@@ -12,22 +12,31 @@ fn quote(s: &str) -> String {
 }
 
 /// One problem found in a project.
-#[pyclass(frozen, get_all, module = "canary")]
+#[pyclass(frozen, module = "canary")]
 #[derive(Clone)]
 pub struct Diagnostic {
     /// Stable code of the kind of problem, e.g. `C0301`.
+    #[pyo3(get)]
     pub code: String,
     /// Spec file, relative to the project.
+    #[pyo3(get)]
     pub file: String,
+    #[pyo3(get)]
     pub line: usize,
+    #[pyo3(get)]
     pub column: usize,
+    #[pyo3(get)]
     pub message: String,
     /// How to fix it, if known.
+    #[pyo3(get)]
     pub hint: Option<String>,
+    /// The core's rendering (`file:line:column: error[code]: message`, then the hint).
+    text: String,
 }
 
 impl From<canary_core::Diagnostic> for Diagnostic {
     fn from(d: canary_core::Diagnostic) -> Self {
+        let text = d.to_string();
         Diagnostic {
             code: d.code.as_str().to_owned(),
             file: d.location.file,
@@ -35,6 +44,7 @@ impl From<canary_core::Diagnostic> for Diagnostic {
             column: d.location.column,
             message: d.message,
             hint: d.hint,
+            text,
         }
     }
 }
@@ -53,14 +63,7 @@ impl Diagnostic {
     }
 
     fn __str__(&self) -> String {
-        let mut s = format!(
-            "{}:{}:{}: error[{}]: {}",
-            self.file, self.line, self.column, self.code, self.message
-        );
-        if let Some(h) = &self.hint {
-            s.push_str(&format!("\n  hint: {h}"));
-        }
-        s
+        self.text.clone()
     }
 }
 
