@@ -93,6 +93,100 @@ pub enum Command {
         #[arg(long)]
         sql: bool,
     },
+    /// Compute KPIs, publish the result and record the evidence of the run in the
+    /// project's hash-chained log (.canary/evidence).
+    Run {
+        #[command(flatten)]
+        query: QueryArgs,
+        /// Sign the record with this Ed25519 private key (PKCS#8 PEM).
+        #[arg(long, value_name = "KEY")]
+        sign_key: Option<PathBuf>,
+        #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Also write the result to this file.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Verify, export and replay the evidence of runs.
+    Evidence {
+        #[command(subcommand)]
+        command: EvidenceCommand,
+    },
+    /// Column-level lineage of KPIs, read off the plan that computes them: raw sources ->
+    /// data-product columns -> output columns, with OpenLineage's transformation kinds.
+    Lineage {
+        #[command(flatten)]
+        query: QueryArgs,
+        #[arg(long, short = 'f', value_enum, default_value_t = LineageFormat::Text)]
+        format: LineageFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Recompute every hash, the chain and the signatures of a log or a bundle; name the
+    /// first broken record and what broke. Exit code 1 when anything does not verify.
+    Verify {
+        /// A project, its .canary/evidence folder, or an exported bundle (default: the project).
+        path: Option<PathBuf>,
+        /// Require every record to be signed with this key (SPKI PEM public key, or the
+        /// private key file).
+        #[arg(long, value_name = "KEY")]
+        key: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = DiagFormat::Text)]
+        format: DiagFormat,
+    },
+    /// List the recorded runs.
+    Log {
+        #[arg(long, value_enum, default_value_t = DiagFormat::Text)]
+        format: DiagFormat,
+    },
+    /// Write the runs of a KPI, with their specs, results, lineage, the chain segment and a
+    /// report, to a new folder that `verify` checks offline.
+    Export {
+        kpi: String,
+        /// Runs started at or after this time.
+        #[arg(long)]
+        from: Option<String>,
+        /// Runs started before this time.
+        #[arg(long)]
+        to: Option<String>,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t = ReportArg::Markdown)]
+        report: ReportArg,
+        /// The bundle folder to create (must not exist, or be empty).
+        out: PathBuf,
+    },
+    /// Recompute a recorded run from its recorded inputs and check the result hash; name
+    /// every spec or input file that changed. Exit code 1 when it does not match.
+    Replay {
+        /// Run id (or a unique prefix), or record number.
+        run: String,
+    },
+    /// Create an Ed25519 key pair for --sign-key: KEY (private, PKCS#8 PEM, mode 0600) and
+    /// KEY.pub (public, SPKI PEM).
+    Keygen { key: PathBuf },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportArg {
+    Markdown,
+    Html,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LineageFormat {
+    /// Aligned text for people.
+    Text,
+    /// Canary's lineage document (docs/lineage.md).
+    Json,
+    /// OpenLineage RunEvents (spec 2-0-2), one per line: the query's, then one per product
+    /// declaring raw sources.
+    Openlineage,
+    /// A Graphviz graph.
+    Dot,
+    /// A Mermaid flowchart.
+    Mermaid,
 }
 
 #[derive(Debug, Subcommand)]

@@ -129,7 +129,7 @@ fn storage_from_env() -> StorageOptions {
     StorageOptions::from_vars(std::env::vars())
 }
 
-async fn open(root: &Path) -> Result<Engine, CanaryError> {
+pub(crate) async fn open(root: &Path) -> Result<Engine, CanaryError> {
     let options = OpenOptions {
         storage: storage_from_env(),
         ..OpenOptions::default()
@@ -200,6 +200,27 @@ async fn dispatch(command: Command, root: &Path, color: ColorChoice) -> Result<u
             }
             Ok(exit::OK)
         }
+        Command::Run {
+            query,
+            sign_key,
+            format,
+            output,
+        } => {
+            check_binary_to_terminal(format, output.as_deref())?;
+            let engine = open(root).await?;
+            let (published, grain) = crate::evidence::run(&engine, &query, sign_key.as_deref()).await?;
+            let r = &published.result;
+            emit(&r.schema, &r.batches, format, grain, output.as_deref())?;
+            Ok(exit::OK)
+        }
+        Command::Evidence { command } => crate::evidence::evidence(command, root).await,
+        Command::Lineage { query, format } => {
+            let engine = open(root).await?;
+            let q = build_query(&engine, &query)?;
+            let text = crate::evidence::lineage(&engine, &q, format).await?;
+            write_stdout(&text)?;
+            Ok(exit::OK)
+        }
         Command::Explain { query, optimized, sql } => {
             let engine = open(root).await?;
             let q = build_query(&engine, &query)?;
@@ -249,7 +270,12 @@ async fn validate(root: &Path, files: &[PathBuf], format: DiagFormat, style: &St
     Ok(if diags.is_empty() { exit::OK } else { exit::FINDINGS })
 }
 
-fn build_query(engine: &Engine, args: &QueryArgs) -> Result<Query, CanaryError> {
+pub(crate) fn build_query(engine: &Engine, args: &QueryArgs) -> Result<Query, CanaryError> {
+    request(args).resolve(engine.project())
+}
+
+/// The query the arguments ask for, as the core receives it.
+pub(crate) fn request(args: &QueryArgs) -> QueryRequest {
     QueryRequest {
         kpis: args.kpis.clone(),
         grain: args.grain.clone(),
@@ -259,10 +285,9 @@ fn build_query(engine: &Engine, args: &QueryArgs) -> Result<Query, CanaryError> 
         to: args.to.clone(),
         tenant: args.tenant.clone(),
     }
-    .resolve(engine.project())
 }
 
-fn emit(
+pub(crate) fn emit(
     schema: &datafusion::arrow::datatypes::SchemaRef,
     batches: &[RecordBatch],
     format: Format,
@@ -313,7 +338,16 @@ fn check_binary_to_terminal(format: Format, output: Option<&Path>) -> Result<(),
     Ok(())
 }
 
-fn io_err(path: &str, source: std::io::Error) -> CanaryError {
+/// Print to stdout; a reader that went away (`| head`) is not an error.
+pub(crate) fn write_stdout(text: &str) -> Result<(), CanaryError> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(|e| io_err("stdout", e)),
+    }
+}
+
+pub(crate) fn io_err(path: &str, source: std::io::Error) -> CanaryError {
     CanaryError::Io {
         path: path.to_owned(),
         source,

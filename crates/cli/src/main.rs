@@ -2,6 +2,7 @@
 
 mod args;
 mod commands;
+mod evidence;
 mod init;
 mod output;
 mod progress;

@@ -20,10 +20,13 @@
 //! ```
 
 pub mod catalog;
+pub mod clock;
 pub mod diagnostic;
 pub mod error;
+pub mod evidence;
 pub mod exec;
 pub mod expr;
+pub mod lineage;
 pub mod mf;
 pub mod model;
 pub mod plan;
@@ -34,6 +37,6 @@ pub mod validate;
 pub use catalog::StorageOptions;
 pub use diagnostic::{Code, Diagnostic, Location};
 pub use error::{CanaryError, Result};
-pub use exec::{Engine, Explanation, OpenOptions, QueryResult, Status};
+pub use exec::{Engine, Explanation, OpenOptions, QueryResult, Status, Traced};
 pub use model::{Grain, Project};
 pub use plan::{PlannedQuery, Query, QueryRequest};

@@ -57,6 +57,27 @@ impl QueryResult {
     }
 }
 
+/// A query's plan, optimized plan and lineage.
+#[derive(Debug, Clone)]
+pub struct Traced {
+    pub planned: PlannedQuery,
+    pub optimized: LogicalPlan,
+    pub lineage: crate::lineage::Lineage,
+}
+
+impl Traced {
+    /// Output columns as (name, type name), for schema facets.
+    pub fn output_schema(&self) -> Vec<(String, String)> {
+        self.planned
+            .plan
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| (f.name().clone(), crate::model::type_name(f.data_type())))
+            .collect()
+    }
+}
+
 /// Plans as text, for `explain`.
 #[derive(Debug, Clone)]
 pub struct Explanation {
@@ -157,6 +178,31 @@ impl Engine {
             .map_err(CanaryError::execution)
     }
 
+    /// Run a logical plan to completion; also return the rows its Parquet scans produced.
+    pub async fn run_measured(&self, plan: LogicalPlan) -> Result<(Vec<RecordBatch>, u64)> {
+        let state = self.ctx.state();
+        let physical = state.create_physical_plan(&plan).await.map_err(CanaryError::plan)?;
+        let batches = execute_stream(physical.clone(), self.ctx.task_ctx())
+            .map_err(CanaryError::execution)?
+            .try_collect()
+            .await
+            .map_err(CanaryError::execution)?;
+        Ok((batches, rows_scanned(physical.as_ref())))
+    }
+
+    /// The column-level lineage of a query, read off its optimized plan (the plan that
+    /// runs), with the plan.
+    pub async fn lineage(&self, query: &Query) -> Result<Traced> {
+        let planned = self.plan(query).await?;
+        let optimized = self.ctx.state().optimize(&planned.plan).map_err(CanaryError::plan)?;
+        let lineage = crate::lineage::analyze(&optimized, &planned.columns, &self.catalog, &self.project);
+        Ok(Traced {
+            planned,
+            optimized,
+            lineage,
+        })
+    }
+
     /// The plans of a query as text, and as SQL.
     pub async fn explain(&self, query: &Query) -> Result<Explanation> {
         let planned = self.plan(query).await?;
@@ -180,6 +226,23 @@ impl Engine {
             sql,
         })
     }
+}
+
+/// Rows produced by the file scans of an executed plan (not the time spine's values).
+fn rows_scanned(plan: &dyn datafusion::physical_plan::ExecutionPlan) -> u64 {
+    use datafusion::datasource::physical_plan::FileScanConfig;
+    use datafusion::datasource::source::DataSourceExec;
+    let own = plan
+        .downcast_ref::<DataSourceExec>()
+        .filter(|d| d.data_source().is::<FileScanConfig>())
+        .and_then(|_| plan.metrics())
+        .and_then(|m| m.output_rows())
+        .unwrap_or(0) as u64;
+    own + plan
+        .children()
+        .into_iter()
+        .map(|c| rows_scanned(c.as_ref()))
+        .sum::<u64>()
 }
 
 /// A DataFusion session configured from the project: UTC, memory limit, spilling.

@@ -265,27 +265,35 @@ impl Project {
     /// KPI's base product: its rows are the ones grouped).
     pub fn kpi_products(&self, id: &str) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
-        let mut stack = vec![id.to_owned()];
-        let mut seen = std::collections::HashSet::new();
-        while let Some(k) = stack.pop() {
-            if !seen.insert(k.clone()) {
-                continue;
-            }
+        for k in self.kpi_closure(id) {
             let Some(kpi) = self.kpi(&k) else { continue };
             let products: Vec<&str> = match &kpi.body {
                 KpiBody::Simple { measure } | KpiBody::Cumulative { measure, .. } => vec![&measure.product],
                 KpiBody::Ratio { numerator, denominator } => vec![&numerator.product, &denominator.product],
                 KpiBody::Conversion { base, .. } => vec![&base.product],
-                KpiBody::Derived { inputs, .. } => {
-                    stack.extend(inputs.iter().map(|i| i.kpi.clone()));
-                    Vec::new()
-                }
+                KpiBody::Derived { .. } => Vec::new(),
             };
             for p in products {
                 if !out.iter().any(|x| x == p) {
                     out.push(p.to_owned());
                 }
             }
+        }
+        out
+    }
+
+    /// A KPI and every KPI it is derived from, transitively: depth first, each once.
+    pub fn kpi_closure(&self, id: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut stack = vec![id.to_owned()];
+        while let Some(k) = stack.pop() {
+            if out.contains(&k) {
+                continue;
+            }
+            if let Some(KpiBody::Derived { inputs, .. }) = self.kpi(&k).map(|kpi| &kpi.body) {
+                stack.extend(inputs.iter().rev().map(|i| i.kpi.clone()));
+            }
+            out.push(k);
         }
         out
     }

@@ -80,7 +80,7 @@ pub(super) struct Frame {
 }
 
 /// Role of an output column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutputRole {
     Period,

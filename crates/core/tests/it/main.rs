@@ -1,7 +1,9 @@
 //! Integration tests of canary-core: one binary, because each links all of DataFusion.
 
+mod evidence;
 mod fixture;
 mod kinds;
+mod lineage;
 mod plans;
 mod schema;
 mod storage;

@@ -1,0 +1,515 @@
+//! Exported bundles: the runs of one KPI with everything that proves them, checked offline.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::canonical::{canonical_json, sha256_hex};
+use super::record::Record;
+use super::sign::VerifyingKey;
+use super::store::{Head, LOG, OBJECTS, Store, record_name, write_atomic};
+use super::verify::{Checker, Verification, list, read_parquet, short};
+use crate::clock::Clock;
+use crate::error::{CanaryError, Result};
+
+/// The manifest of a bundle.
+pub(crate) const BUNDLE_FILE: &str = "bundle.json";
+const BUNDLE_FORMAT: &str = "canary-bundle/1";
+
+/// Format of a bundle's human-readable report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportFormat {
+    #[default]
+    Markdown,
+    Html,
+}
+
+impl ReportFormat {
+    fn file(self) -> &'static str {
+        match self {
+            ReportFormat::Markdown => "report.md",
+            ReportFormat::Html => "report.html",
+        }
+    }
+}
+
+/// What to export.
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    pub kpi: String,
+    /// Runs started at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Runs started before this instant.
+    pub to: Option<DateTime<Utc>>,
+    pub report: ReportFormat,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    format: String,
+    kpi: String,
+    from: Option<String>,
+    to: Option<String>,
+    created: String,
+    report: ReportFormat,
+    /// The log's head when the bundle was made; the bundle holds every record from the
+    /// first selected one to it, so that the chain links them.
+    head: Head,
+    first: u64,
+    /// Records of the KPI's runs in the range.
+    selected: Vec<u64>,
+    /// Every other file of the bundle, with its SHA-256.
+    files: BTreeMap<String, String>,
+}
+
+/// Write the runs of `options.kpi` in the range, from the project's log, to the new folder
+/// `out`. Returns the number of runs exported.
+pub fn export(root: &Path, options: &ExportOptions, out: &Path, clock: &dyn Clock) -> Result<usize> {
+    let verification = super::verify(root, None)?;
+    if let Some(p) = verification.problems.first() {
+        return Err(CanaryError::Data {
+            message: format!("the evidence log does not verify, so it is not exported: {p}"),
+        });
+    }
+    if out.exists() && std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        return Err(CanaryError::query(format!(
+            "`{}` exists and is not empty",
+            out.display()
+        )));
+    }
+    let store = Store::of_project(root);
+    let head = store
+        .read_head()?
+        .ok_or_else(|| CanaryError::query("no runs recorded yet: `canary run` records them"))?;
+    let records = store.records()?;
+    let in_range = |r: &Record| {
+        let t = DateTime::parse_from_rfc3339(&r.time)
+            .map(|t| t.with_timezone(&Utc))
+            .ok();
+        t.is_some_and(|t| options.from.is_none_or(|f| t >= f) && options.to.is_none_or(|e| t < e))
+    };
+    let selected: Vec<u64> = records
+        .iter()
+        .filter(|r| r.covers(&options.kpi) && in_range(r))
+        .map(|r| r.seq)
+        .collect();
+    let Some(&first) = selected.first() else {
+        return Err(CanaryError::query(format!(
+            "no recorded run computed `{}` in that range",
+            options.kpi
+        )));
+    };
+    // Build in a temporary folder beside `out`, then rename: no half-written bundle.
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| super::store::io(parent, e))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".bundle-")
+        .tempdir_in(parent)
+        .map_err(|e| super::store::io(parent, e))?;
+    let mut files = BTreeMap::new();
+    let mut put = |rel: String, bytes: &[u8]| -> Result<()> {
+        write_atomic(&tmp.path().join(&rel), bytes)?;
+        files.insert(rel, sha256_hex(bytes));
+        Ok(())
+    };
+    for r in records.iter().filter(|r| r.seq >= first) {
+        put(format!("{LOG}/{}", record_name(r.seq)), r.to_canonical()?.as_bytes())?;
+    }
+    for r in records.iter().filter(|r| selected.contains(&r.seq)) {
+        let src = store.dir.join(&r.result.file.path);
+        let bytes = std::fs::read(&src).map_err(|e| super::store::io(&src, e))?;
+        put(r.result.file.path.clone(), &bytes)?;
+        for s in &r.specs {
+            let rel = format!("{OBJECTS}/{}", s.object);
+            let bytes = std::fs::read(store.dir.join(&rel)).map_err(|e| super::store::io(&store.dir.join(&rel), e))?;
+            put(rel, &bytes)?;
+        }
+    }
+    let mut manifest = Manifest {
+        format: BUNDLE_FORMAT.into(),
+        kpi: options.kpi.clone(),
+        from: options.from.map(|t| t.to_rfc3339()),
+        to: options.to.map(|t| t.to_rfc3339()),
+        created: clock.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        report: options.report,
+        head,
+        first,
+        selected: selected.clone(),
+        files: BTreeMap::new(),
+    };
+    let chosen: Vec<&Record> = records.iter().filter(|r| selected.contains(&r.seq)).collect();
+    let report = render(&manifest, &chosen, tmp.path(), options.report);
+    put(options.report.file().to_owned(), report.as_bytes())?;
+    manifest.files = files;
+    let text =
+        canonical_json(&serde_json::to_value(&manifest).map_err(|e| CanaryError::internal(e.to_string()))?) + "\n";
+    write_atomic(&tmp.path().join(BUNDLE_FILE), text.as_bytes())?;
+    if out.exists() {
+        std::fs::remove_dir(out).map_err(|e| super::store::io(out, e))?;
+    }
+    let kept: PathBuf = tmp.keep();
+    std::fs::rename(&kept, out).map_err(|e| super::store::io(out, e))?;
+    Ok(selected.len())
+}
+
+/// Files under `dir`, relative, with `/` separators.
+fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) {
+    for name in list(dir) {
+        let path = dir.join(&name);
+        let rel = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        };
+        if path.is_dir() {
+            walk(&path, &rel, out);
+        } else {
+            out.push(rel);
+        }
+    }
+}
+
+pub(crate) fn verify_bundle(dir: &Path, key: Option<&VerifyingKey>) -> Verification {
+    let mut c = Checker {
+        dir,
+        key,
+        problems: Vec::new(),
+        signed: 0,
+    };
+    let failed = |c: Checker<'_>, head: Option<(u64, String)>| Verification {
+        path: dir.to_path_buf(),
+        bundle: true,
+        records: 0,
+        signed: 0,
+        head,
+        problems: c.problems,
+    };
+    let bytes = std::fs::read(dir.join(BUNDLE_FILE)).unwrap_or_default();
+    let manifest: Manifest = match serde_json::from_slice(&bytes) {
+        Ok(m) => m,
+        Err(e) => {
+            c.problem(BUNDLE_FILE, None, format!("is not a bundle manifest: {e}"));
+            return failed(c, None);
+        }
+    };
+    let canonical = serde_json::to_value(&manifest)
+        .map(|v| canonical_json(&v) + "\n")
+        .unwrap_or_default();
+    if canonical.as_bytes() != &bytes[..] {
+        c.problem(
+            BUNDLE_FILE,
+            None,
+            "is not in canonical form: it was edited after it was written",
+        );
+    }
+    let mut present = Vec::new();
+    walk(dir, "", &mut present);
+    for rel in &present {
+        if rel == BUNDLE_FILE {
+            continue;
+        }
+        match manifest.files.get(rel) {
+            None => c.problem(rel, None, "the manifest does not list this file"),
+            Some(sha) => match std::fs::read(dir.join(rel)) {
+                Ok(b) if &sha256_hex(&b) == sha => {}
+                _ => c.problem(rel, None, "its SHA-256 differs from the manifest's"),
+            },
+        }
+    }
+    for rel in manifest.files.keys() {
+        if !present.contains(rel) {
+            c.problem(rel, None, "is listed in the manifest but missing");
+        }
+    }
+    let mut records: Vec<Record> = Vec::new();
+    let mut previous: Option<String> = None;
+    for seq in manifest.first..=manifest.head.seq {
+        let file = format!("{LOG}/{}", record_name(seq));
+        if !present.contains(&file) {
+            c.problem(&file, Some(seq), "is missing from the bundle");
+            previous = None;
+            continue;
+        }
+        let Some(r) = c.record(&file, seq) else {
+            previous = None;
+            continue;
+        };
+        let expected = if seq == 1 {
+            Some(super::record::ZERO_HASH.to_owned())
+        } else {
+            previous.clone()
+        };
+        if let Some(prev) = expected
+            && r.prev != prev
+        {
+            c.problem(
+                &file,
+                Some(seq),
+                format!("does not follow record {} (its previous hash differs)", seq - 1),
+            );
+        }
+        previous = Some(r.hash.clone());
+        records.push(r);
+    }
+    match records.last() {
+        Some(last) if last.seq == manifest.head.seq && last.hash == manifest.head.hash => {}
+        _ => c.problem(
+            BUNDLE_FILE,
+            Some(manifest.head.seq),
+            "the records do not lead to the head it names",
+        ),
+    }
+    let mut named = BTreeMap::new();
+    for r in records.iter().filter(|r| manifest.selected.contains(&r.seq)) {
+        if !r.covers(&manifest.kpi) {
+            c.problem(
+                BUNDLE_FILE,
+                Some(r.seq),
+                format!("selects record {} which did not compute `{}`", r.seq, manifest.kpi),
+            );
+        }
+        c.result(r);
+        for s in &r.specs {
+            named.entry(s.object.clone()).or_insert(r.seq);
+        }
+    }
+    c.objects(&named);
+    let chosen: Vec<&Record> = records.iter().filter(|r| manifest.selected.contains(&r.seq)).collect();
+    let expected = render(&manifest, &chosen, dir, manifest.report);
+    let report = manifest.report.file();
+    if std::fs::read(dir.join(report)).ok().as_deref() != Some(expected.as_bytes()) {
+        c.problem(report, None, "differs from the report the records give");
+    }
+    Verification {
+        path: dir.to_path_buf(),
+        bundle: true,
+        records: records.len() as u64,
+        signed: c.signed,
+        head: Some((manifest.head.seq, manifest.head.hash.clone())),
+        problems: c.problems,
+    }
+}
+
+/// Pieces of a report, rendered as Markdown or HTML.
+enum Block {
+    Heading(u8, String),
+    Para(String),
+    Table(Vec<String>, Vec<Vec<String>>),
+    Code(String),
+}
+
+fn render(manifest: &Manifest, records: &[&Record], dir: &Path, format: ReportFormat) -> String {
+    let mut b = vec![
+        Block::Heading(1, format!("Evidence for KPI `{}`", manifest.kpi)),
+        Block::Para(format!(
+            "{} run{} of `{}`, exported {}. The log's head at export: record {} (hash `{}`). \
+             Check this bundle offline with `canary evidence verify DIR`.",
+            records.len(),
+            if records.len() == 1 { "" } else { "s" },
+            manifest.kpi,
+            manifest.created,
+            manifest.head.seq,
+            manifest.head.hash
+        )),
+    ];
+    for r in records {
+        b.push(Block::Heading(2, format!("Run {} (record {})", r.run_id, r.seq)));
+        let signed = match &r.signature {
+            Some(s) => format!("signed (Ed25519, key `{}`)", short(&s.public_key)),
+            None => "not signed".into(),
+        };
+        let q = &r.query;
+        b.push(Block::Table(
+            vec!["field".into(), "value".into()],
+            vec![
+                vec!["time".into(), r.time.clone()],
+                vec![
+                    "engine".into(),
+                    format!(
+                        "{} {}, DataFusion {}",
+                        r.engine.name, r.engine.version, r.engine.datafusion
+                    ),
+                ],
+                vec!["KPIs".into(), q.kpis.join(", ")],
+                vec![
+                    "grain".into(),
+                    q.grain.clone().unwrap_or_else(|| "(whole range)".into()),
+                ],
+                vec!["by".into(), q.by.join(", ")],
+                vec!["where".into(), q.filter.clone().unwrap_or_default()],
+                vec![
+                    "range".into(),
+                    format!(
+                        "{} .. {}",
+                        q.from.clone().unwrap_or_default(),
+                        q.to.clone().unwrap_or_default()
+                    ),
+                ],
+                vec!["tenant".into(), q.tenant.clone().unwrap_or_default()],
+                vec!["rows read".into(), r.rows_read.to_string()],
+                vec![
+                    "result".into(),
+                    format!("{} rows, SHA-256 `{}`", r.result.rows, r.result.sha256),
+                ],
+                vec!["plan".into(), format!("SHA-256 `{}`", r.plan.sha256)],
+                vec!["record hash".into(), format!("`{}`", r.hash)],
+                vec!["previous".into(), format!("`{}`", r.prev)],
+                vec!["signature".into(), signed],
+            ],
+        ));
+        b.push(Block::Heading(3, "Specs".into()));
+        b.push(Block::Table(
+            ["kind", "id", "version", "file", "canonical SHA-256"]
+                .map(String::from)
+                .to_vec(),
+            r.specs
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.kind.clone(),
+                        s.id.clone(),
+                        s.version.clone(),
+                        s.file.clone(),
+                        short(&s.sha256).to_owned(),
+                    ]
+                })
+                .collect(),
+        ));
+        b.push(Block::Heading(3, "Input files".into()));
+        b.push(Block::Table(
+            ["product", "file", "bytes", "SHA-256"].map(String::from).to_vec(),
+            r.inputs
+                .iter()
+                .map(|i| vec![i.product.clone(), i.path.clone(), i.size.to_string(), i.sha256.clone()])
+                .collect(),
+        ));
+        b.push(Block::Heading(3, "Result".into()));
+        let table = std::fs::read(dir.join(&r.result.file.path))
+            .map_err(|e| e.to_string())
+            .and_then(read_parquet)
+            .and_then(|(schema, batches)| {
+                let grain = r.query.grain.as_deref().and_then(|g| g.parse().ok());
+                crate::exec::display::TextTable::new(&schema, &batches, grain, Some(50)).map(|t| t.to_text())
+            })
+            .unwrap_or_else(|e| format!("(the result file cannot be read: {e})"));
+        b.push(Block::Code(table));
+        b.push(Block::Heading(3, "Lineage".into()));
+        let lineage = serde_json::from_value::<crate::lineage::Lineage>(r.lineage.clone())
+            .map(|l| crate::lineage::to_text(&l))
+            .unwrap_or_else(|e| format!("(the recorded lineage cannot be read: {e})"));
+        b.push(Block::Code(lineage));
+        b.push(Block::Heading(3, "Plan".into()));
+        b.push(Block::Code(r.plan.text.clone()));
+    }
+    match format {
+        ReportFormat::Markdown => markdown(&b),
+        ReportFormat::Html => html(&b, &manifest.kpi),
+    }
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn markdown(blocks: &[Block]) -> String {
+    let mut out = String::new();
+    for block in blocks {
+        match block {
+            Block::Heading(level, text) => {
+                let _ = writeln!(out, "{} {text}\n", "#".repeat(usize::from(*level)));
+            }
+            Block::Para(text) => {
+                let _ = writeln!(out, "{text}\n");
+            }
+            Block::Table(header, rows) => {
+                let _ = writeln!(
+                    out,
+                    "| {} |",
+                    header.iter().map(|h| cell(h)).collect::<Vec<_>>().join(" | ")
+                );
+                let _ = writeln!(out, "|{}", " --- |".repeat(header.len()));
+                for row in rows {
+                    let _ = writeln!(
+                        out,
+                        "| {} |",
+                        row.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")
+                    );
+                }
+                out.push('\n');
+            }
+            Block::Code(text) => {
+                let _ = writeln!(out, "```text\n{}\n```\n", text.trim_end());
+            }
+        }
+    }
+    out
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Markdown's inline code spans as `<code>`, the rest escaped.
+fn inline(s: &str) -> String {
+    s.split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                format!("<code>{}</code>", escape(part))
+            } else {
+                escape(part)
+            }
+        })
+        .collect()
+}
+
+fn html(blocks: &[Block], kpi: &str) -> String {
+    let mut out = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Evidence for KPI {}</title>\n\
+         <style>body{{font-family:sans-serif;max-width:72em;margin:2em auto}}table{{border-collapse:collapse}}\
+         td,th{{border:1px solid #ccc;padding:2px 6px;text-align:left}}pre{{background:#f6f6f6;padding:8px;overflow:auto}}</style>\n\
+         </head>\n<body>\n",
+        escape(kpi)
+    );
+    for block in blocks {
+        match block {
+            Block::Heading(level, text) => {
+                let _ = writeln!(out, "<h{level}>{}</h{level}>", inline(text));
+            }
+            Block::Para(text) => {
+                let _ = writeln!(out, "<p>{}</p>", inline(text));
+            }
+            Block::Table(header, rows) => {
+                out.push_str("<table>\n<tr>");
+                for h in header {
+                    let _ = write!(out, "<th>{}</th>", inline(h));
+                }
+                out.push_str("</tr>\n");
+                for row in rows {
+                    out.push_str("<tr>");
+                    for c in row {
+                        let _ = write!(out, "<td>{}</td>", inline(c));
+                    }
+                    out.push_str("</tr>\n");
+                }
+                out.push_str("</table>\n");
+            }
+            Block::Code(text) => {
+                let _ = writeln!(out, "<pre>{}</pre>", escape(text.trim_end()));
+            }
+        }
+    }
+    out.push_str("</body>\n</html>\n");
+    out
+}

@@ -1,0 +1,115 @@
+//! Ed25519 signatures of records, with keys as PKCS#8 / SPKI PEM files (the form
+//! `openssl genpkey -algorithm ed25519` writes).
+
+use std::path::Path;
+
+use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use ed25519_dalek::{Signer, Verifier};
+
+use super::canonical::{hex, unhex};
+use super::record::Signature;
+use crate::error::{CanaryError, Result};
+
+/// A private key that signs records.
+pub struct SigningKey(ed25519_dalek::SigningKey);
+
+/// A public key that records must be signed with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyingKey(ed25519_dalek::VerifyingKey);
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|source| CanaryError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+impl SigningKey {
+    /// Read a PKCS#8 PEM private key (`-----BEGIN PRIVATE KEY-----`).
+    pub fn read(path: &Path) -> Result<SigningKey> {
+        ed25519_dalek::SigningKey::from_pkcs8_pem(&read(path)?)
+            .map(SigningKey)
+            .map_err(|e| {
+                CanaryError::query_hint(
+                    format!("`{}` is not an Ed25519 private key in PKCS#8 PEM: {e}", path.display()),
+                    "create one with `canary evidence keygen KEY` or `openssl genpkey -algorithm ed25519`",
+                )
+            })
+    }
+
+    pub fn verifying_key(&self) -> VerifyingKey {
+        VerifyingKey(self.0.verifying_key())
+    }
+
+    /// Sign a record hash (hex of 32 bytes).
+    pub fn sign(&self, hash: &str) -> Result<Signature> {
+        let digest = unhex(hash).ok_or_else(|| CanaryError::internal("a record hash is not hex"))?;
+        Ok(Signature {
+            algorithm: "ed25519".into(),
+            public_key: hex(self.0.verifying_key().as_bytes()),
+            value: hex(&self.0.sign(&digest).to_bytes()),
+        })
+    }
+
+    /// The private key as PKCS#8 PEM.
+    pub fn to_pem(&self) -> Result<String> {
+        self.0
+            .to_pkcs8_pem(LineEnding::LF)
+            .map(|s| s.to_string())
+            .map_err(|e| CanaryError::internal(e.to_string()))
+    }
+}
+
+impl VerifyingKey {
+    /// Read an SPKI PEM public key (`-----BEGIN PUBLIC KEY-----`), or a private key file
+    /// (its public half).
+    pub fn read(path: &Path) -> Result<VerifyingKey> {
+        let text = read(path)?;
+        if let Ok(k) = ed25519_dalek::VerifyingKey::from_public_key_pem(&text) {
+            return Ok(VerifyingKey(k));
+        }
+        ed25519_dalek::SigningKey::from_pkcs8_pem(&text)
+            .map(|k| VerifyingKey(k.verifying_key()))
+            .map_err(|e| {
+                CanaryError::query(format!(
+                    "`{}` is not an Ed25519 public key (SPKI PEM) or private key (PKCS#8 PEM): {e}",
+                    path.display()
+                ))
+            })
+    }
+
+    pub fn hex(&self) -> String {
+        hex(self.0.as_bytes())
+    }
+
+    pub fn to_pem(&self) -> Result<String> {
+        self.0
+            .to_public_key_pem(LineEnding::LF)
+            .map_err(|e| CanaryError::internal(e.to_string()))
+    }
+}
+
+/// Check `signature` over the record hash `hash`. `Err` says what is wrong.
+pub(crate) fn check(signature: &Signature, hash: &str) -> std::result::Result<(), String> {
+    if signature.algorithm != "ed25519" {
+        return Err(format!("unknown signature algorithm `{}`", signature.algorithm));
+    }
+    let key: [u8; 32] = unhex(&signature.public_key)
+        .and_then(|b| b.try_into().ok())
+        .ok_or("the public key is not 32 bytes of hex")?;
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&key).map_err(|e| format!("bad public key: {e}"))?;
+    let sig: [u8; 64] = unhex(&signature.value)
+        .and_then(|b| b.try_into().ok())
+        .ok_or("the signature is not 64 bytes of hex")?;
+    let digest = unhex(hash).ok_or("the record hash is not hex")?;
+    key.verify(&digest, &ed25519_dalek::Signature::from_bytes(&sig))
+        .map_err(|_| "the signature does not match the record".to_owned())
+}
+
+/// A new random key pair.
+pub fn generate_key() -> Result<SigningKey> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| CanaryError::internal(format!("no randomness for a key: {e}")))?;
+    Ok(SigningKey(ed25519_dalek::SigningKey::from_bytes(&seed)))
+}
