@@ -10,7 +10,7 @@ CANARY := target/debug/canary
 SAMPLE := examples/retail
 # Python packages the tests use: the wheel's build tool, its optional dependencies, and
 # independent oracles (DuckDB, pandas).
-PY_TEST_DEPS := maturin pytest duckdb pandas pyarrow numpy polars matplotlib pyyaml
+PY_TEST_DEPS := maturin pytest duckdb pandas pyarrow numpy polars matplotlib pyyaml 'jsonschema[format-nongpl]'
 WHEELS := target/wheels
 
 .PHONY: help build demo test test-rust test-python wheel conformance lint fmt bench bench-python data schemas clean

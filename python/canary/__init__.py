@@ -21,6 +21,7 @@ from canary._native import (
     QueryError,
     SpecError,
 )
+from canary._lineage import Lineage, Problem, Verification
 from canary._project import Explanation, Project, mf_query
 from canary._result import Result
 
@@ -34,11 +35,14 @@ __all__ = [
     "Explanation",
     "InternalError",
     "Kpi",
+    "Lineage",
+    "Problem",
     "Product",
     "Project",
     "QueryError",
     "Result",
     "SpecError",
+    "Verification",
     "__version__",
     "mf_query",
 ]

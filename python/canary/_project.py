@@ -9,6 +9,7 @@ from typing import Optional, Union
 from canary import _native
 from canary._args import Instant, Names, instant, names, optional_text
 from canary._native import Diagnostic, Dimension, Kpi, Product
+from canary._lineage import Lineage, Verification
 from canary._result import Result
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -134,6 +135,40 @@ class Project:
         [8889, 13416, 16000]
         """
         return Result(self._native.compute(self._request(kpis, grain, by, where, start, end)))
+
+    def lineage(
+        self,
+        kpis: Names,
+        grain: Optional[str] = None,
+        by: Names = (),
+        where: Optional[str] = None,
+    ) -> Lineage:
+        """Column-level lineage of KPIs, read off the plan that computes them.
+
+        Arguments as for :meth:`compute`. Returns a :class:`Lineage`: ``to_dict()``,
+        ``to_json()``, ``to_dot()``, ``to_mermaid()``, ``to_openlineage()``.
+
+        >>> project.lineage("revenue").columns["revenue"][-1]["column"]
+        'unit_price'
+        """
+        return Lineage(self._native.lineage(self._request(kpis, grain, by, where, None, None)))
+
+    def verify(self, path: Optional[PathLike] = None, key: Optional[PathLike] = None) -> Verification:
+        """Verify the project's evidence log (``canary run`` writes it), or an exported
+        bundle at ``path``: every hash, the chain, the signatures and the results.
+
+        With ``key`` (a public key file), every record must be signed by it. Problems
+        name the first broken record or file; ``bool(verification)`` is whether all
+        verified.
+
+        >>> project.verify().problems
+        []
+        """
+        return Verification._from_json(
+            self._native.verify(
+                os.fspath(path) if path is not None else None, os.fspath(key) if key is not None else None
+            )
+        )
 
     def explain(
         self,

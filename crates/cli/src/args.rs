@@ -112,6 +112,18 @@ pub enum Command {
         #[command(subcommand)]
         command: EvidenceCommand,
     },
+    /// Classify the changes between two versions of a contract and list the KPIs and
+    /// dimensions each affects (through their lineage). Exit code 1 when a breaking change
+    /// affects a KPI.
+    Impact {
+        /// The contract before: a file, or REV:PATH for a git revision (e.g.
+        /// HEAD:products/orders.yaml).
+        old: String,
+        /// The contract after: a file, or REV:PATH.
+        new: String,
+        #[arg(long, value_enum, default_value_t = DiagFormat::Text)]
+        format: DiagFormat,
+    },
     /// Column-level lineage of KPIs, read off the plan that computes them: raw sources ->
     /// data-product columns -> output columns, with OpenLineage's transformation kinds.
     Lineage {

@@ -213,6 +213,7 @@ async fn dispatch(command: Command, root: &Path, color: ColorChoice) -> Result<u
             emit(&r.schema, &r.batches, format, grain, output.as_deref())?;
             Ok(exit::OK)
         }
+        Command::Impact { old, new, format } => crate::evidence::impact(root, &old, &new, format).await,
         Command::Evidence { command } => crate::evidence::evidence(command, root).await,
         Command::Lineage { query, format } => {
             let engine = open(root).await?;
@@ -244,6 +245,7 @@ async fn validate(root: &Path, files: &[PathBuf], format: DiagFormat, style: &St
     let options = OpenOptions {
         extra_files: files.to_vec(),
         storage: storage_from_env(),
+        ..OpenOptions::default()
     };
     let (diags, summary) = match Engine::open_with(root, &options).await {
         Ok(engine) => {

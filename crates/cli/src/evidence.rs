@@ -26,11 +26,6 @@ pub fn clock() -> Result<Box<dyn Clock>, CanaryError> {
     }
 }
 
-/// Name of a query's job and result dataset in OpenLineage: its KPI ids.
-pub fn job_name(q: &Query) -> String {
-    q.kpis.join(",")
-}
-
 pub async fn lineage(engine: &Engine, q: &Query, format: LineageFormat) -> Result<String, CanaryError> {
     let traced = engine.lineage(q).await?;
     let l = &traced.lineage;
@@ -40,13 +35,7 @@ pub async fn lineage(engine: &Engine, q: &Query, format: LineageFormat) -> Resul
         LineageFormat::Dot => lineage::to_dot(l),
         LineageFormat::Mermaid => lineage::to_mermaid(l),
         LineageFormat::Openlineage => {
-            let now = clock()?.now();
-            let ctx = OpenLineageContext {
-                run_id: canary_core::clock::run_id(now),
-                time: now,
-                namespace: format!("canary://{}", engine.project().name),
-                name: job_name(q),
-            };
+            let ctx = OpenLineageContext::for_query(engine.project(), &q.kpis, clock()?.as_ref());
             let mut out = String::new();
             for event in lineage::to_openlineage(l, engine.project(), &ctx, &traced.output_schema()) {
                 out.push_str(&serde_json::to_string(&event).map_err(|e| CanaryError::internal(e.to_string()))?);
@@ -284,6 +273,118 @@ fn verification_text(v: &evidence::Verification) -> String {
     ));
     for p in &v.problems {
         s.push_str(&format!("  {p}\n"));
+    }
+    s
+}
+
+/// A contract as a `SourceFile`: a file, or `REV:PATH` read with `git show`. Also the path
+/// relative to the project when the file is the project's own.
+fn contract(root: &Path, arg: &str) -> Result<(canary_core::spec::SourceFile, Option<String>), CanaryError> {
+    let relative = |path: &Path| -> Option<String> {
+        let absolute = std::fs::canonicalize(path).ok()?;
+        let root = std::fs::canonicalize(root).ok()?;
+        absolute
+            .strip_prefix(&root)
+            .ok()
+            .map(|p| p.to_string_lossy().replace('\\', "/"))
+    };
+    let path = Path::new(arg);
+    if path.is_file() {
+        let text = std::fs::read_to_string(path).map_err(|e| io_err(arg, e))?;
+        let display = relative(path).unwrap_or_else(|| arg.to_owned());
+        return Ok((
+            canary_core::spec::SourceFile {
+                display: display.clone(),
+                text,
+            },
+            relative(path),
+        ));
+    }
+    let Some((rev, file)) = arg.split_once(':').filter(|(rev, _)| !rev.is_empty()) else {
+        return Err(CanaryError::query_hint(
+            format!("`{arg}` is not a file"),
+            "give a contract file, or REV:PATH for a git revision",
+        ));
+    };
+    let spec = if file.starts_with("./") || file.starts_with('/') {
+        format!("{rev}:{file}")
+    } else {
+        format!("{rev}:./{file}")
+    };
+    let out = std::process::Command::new("git")
+        .args(["show", &spec])
+        .output()
+        .map_err(|e| io_err("git", e))?;
+    if !out.status.success() {
+        return Err(CanaryError::query(format!(
+            "git show {spec}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let text = String::from_utf8(out.stdout).map_err(|_| CanaryError::query(format!("{spec} is not UTF-8 text")))?;
+    Ok((
+        canary_core::spec::SourceFile {
+            display: arg.to_owned(),
+            text,
+        },
+        relative(Path::new(file)),
+    ))
+}
+
+/// `canary impact OLD NEW`.
+pub async fn impact(root: &Path, old: &str, new: &str, format: DiagFormat) -> Result<u8, CanaryError> {
+    let (old_file, old_in_project) = contract(root, old)?;
+    let (new_file, new_in_project) = contract(root, new)?;
+    let in_project = new_in_project.or(old_in_project);
+    let options = canary_core::OpenOptions {
+        storage: canary_core::StorageOptions::from_vars(std::env::vars()),
+        ..canary_core::OpenOptions::default()
+    };
+    let report = lineage::impact(root, &old_file, &new_file, in_project.as_deref(), &options).await?;
+    let text = match format {
+        DiagFormat::Json => pretty(&serde_json::to_value(&report).map_err(|e| CanaryError::internal(e.to_string()))?)?,
+        DiagFormat::Text => impact_text(&report),
+    };
+    write_stdout(&text)?;
+    Ok(if report.breaks_kpis() { exit::FINDINGS } else { exit::OK })
+}
+
+fn impact_text(r: &lineage::ImpactReport) -> String {
+    use canary_core::impact::Severity;
+    let breaking = r
+        .changes
+        .iter()
+        .filter(|c| c.change.severity == Severity::Breaking)
+        .count();
+    let mut s = format!(
+        "{} {} -> {}: {} change{} ({breaking} breaking)\n",
+        r.product,
+        r.old_version,
+        r.new_version,
+        r.changes.len(),
+        if r.changes.len() == 1 { "" } else { "s" }
+    );
+    for c in &r.changes {
+        s.push_str(&format!(
+            "  {:10} {}: {}\n",
+            c.change.severity.as_str(),
+            c.change.kind.as_str(),
+            c.change.detail
+        ));
+        if !c.kpis.is_empty() {
+            s.push_str(&format!("             KPIs: {}\n", c.kpis.join(", ")));
+        }
+        if !c.dimensions.is_empty() {
+            s.push_str(&format!("             dimensions: {}\n", c.dimensions.join(", ")));
+        }
+    }
+    for (kpi, why) in &r.untraced {
+        s.push_str(&format!(
+            "  note: the lineage of `{kpi}` could not be traced ({why}); counted as affected\n"
+        ));
+    }
+    if r.breaks_kpis() {
+        s.push_str("breaking changes affect KPIs\n");
     }
     s
 }

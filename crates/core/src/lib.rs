@@ -26,6 +26,7 @@ pub mod error;
 pub mod evidence;
 pub mod exec;
 pub mod expr;
+pub mod impact;
 pub mod lineage;
 pub mod mf;
 pub mod model;

@@ -3,6 +3,7 @@
 
 mod errors;
 mod info;
+mod lineage;
 mod project;
 mod result;
 mod runtime;
@@ -53,6 +54,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<project::Project>()?;
     m.add_class::<result::Result>()?;
+    m.add_class::<lineage::Lineage>()?;
     m.add_class::<info::Diagnostic>()?;
     m.add_class::<info::Kpi>()?;
     m.add_class::<info::Product>()?;

@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 
 use crate::errors::to_py;
 use crate::info::{Diagnostic, Dimension, Kpi, Product, dimensions};
+use crate::lineage::Lineage;
 use crate::result::Result;
 use crate::runtime::run;
 
@@ -144,6 +145,31 @@ impl Project {
         let engine = Arc::clone(&self.engine);
         let result = run(py, async move { engine.compute(&query).await })?;
         Ok(Result::new(result, grain, kpis))
+    }
+
+    /// The column-level lineage of a query.
+    fn lineage(&self, py: Python<'_>, request: Request) -> PyResult<Lineage> {
+        let query = self.request(request).resolve(self.engine.project()).map_err(to_py)?;
+        let engine = Arc::clone(&self.engine);
+        let kpis = query.kpis.clone();
+        let traced = run(py, async move { engine.lineage(&query).await })?;
+        Ok(Lineage::new(Arc::clone(&self.engine), kpis, traced))
+    }
+
+    /// Verify the project's evidence log (or the folder `path`): JSON of the verification.
+    #[pyo3(signature = (path=None, key=None))]
+    fn verify(&self, py: Python<'_>, path: Option<PathBuf>, key: Option<PathBuf>) -> PyResult<String> {
+        let target = path.unwrap_or_else(|| self.engine.project().root.clone());
+        let v = py
+            .detach(move || {
+                let key = key
+                    .as_deref()
+                    .map(canary_core::evidence::VerifyingKey::read)
+                    .transpose()?;
+                canary_core::evidence::verify(&target, key.as_ref())
+            })
+            .map_err(to_py)?;
+        serde_json::to_string(&v).map_err(|e| to_py(CanaryError::internal(e.to_string())))
     }
 
     /// The plan of a query: `(logical, optimized, sql, sql_error)`.

@@ -60,11 +60,23 @@ pub fn verify(path: &Path, key: Option<&VerifyingKey>) -> crate::error::Result<V
     if path.join(BUNDLE_FILE).is_file() {
         return Ok(verify_bundle(path, key));
     }
-    let dir = if path.join(EVIDENCE_DIR).is_dir() || path.join(crate::validate::PROJECT_FILE).is_file() {
+    let project = path.join(crate::validate::PROJECT_FILE).is_file();
+    let dir = if project || path.join(EVIDENCE_DIR).is_dir() {
         path.join(EVIDENCE_DIR)
     } else {
         path.to_path_buf()
     };
+    if project && !dir.exists() {
+        // A project that has recorded no run yet: nothing to verify, nothing wrong.
+        return Ok(Verification {
+            path: dir,
+            bundle: false,
+            records: 0,
+            signed: 0,
+            head: None,
+            problems: Vec::new(),
+        });
+    }
     if !dir.is_dir() {
         return Err(crate::error::CanaryError::query_hint(
             format!("no evidence at `{}`", dir.display()),

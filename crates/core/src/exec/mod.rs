@@ -23,7 +23,7 @@ use crate::catalog::{Catalog, StorageOptions};
 use crate::error::{CanaryError, Result};
 use crate::model::Project;
 use crate::plan::{OutputColumn, PlannedQuery, Planner, Query};
-use crate::validate::{Origins, load_project_with};
+use crate::validate::Origins;
 
 /// A project opened for querying: validated specs, checked data, one DataFusion session.
 pub struct Engine {
@@ -40,6 +40,8 @@ pub struct OpenOptions {
     pub extra_files: Vec<std::path::PathBuf>,
     /// Object-store settings (credentials, region, endpoint).
     pub storage: StorageOptions,
+    /// Spec texts used instead of the files on disk (see [`crate::validate::Overlay`]).
+    pub overlay: crate::validate::Overlay,
 }
 
 /// Computed KPI values.
@@ -108,7 +110,8 @@ impl Engine {
 
     /// Like [`Engine::open`], with options.
     pub async fn open_with(root: &Path, options: &OpenOptions) -> Result<Engine> {
-        let (project, origins) = load_project_with(root, &options.extra_files).map_err(CanaryError::Spec)?;
+        let (project, origins) = crate::validate::load_project_overlay(root, &options.extra_files, &options.overlay)
+            .map_err(CanaryError::Spec)?;
         Self::from_project(project, origins, &options.storage).await
     }
 

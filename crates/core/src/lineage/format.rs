@@ -256,6 +256,20 @@ pub struct OpenLineageContext {
     pub name: String,
 }
 
+impl OpenLineageContext {
+    /// The context of a query run now: a new run id, the project as namespace
+    /// (`canary://NAME`), the KPI ids as the job's and the result's name.
+    pub fn for_query(project: &Project, kpis: &[String], clock: &dyn crate::clock::Clock) -> OpenLineageContext {
+        let time = clock.now();
+        OpenLineageContext {
+            run_id: crate::clock::run_id(time),
+            time,
+            namespace: format!("canary://{}", project.name),
+            name: kpis.join(","),
+        }
+    }
+}
+
 const PRODUCER: &str = concat!("https://github.com/canary-kpi/canary/tree/v", env!("CARGO_PKG_VERSION"));
 const RUN_EVENT: &str = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent";
 const COLUMN_LINEAGE: &str =

@@ -83,11 +83,24 @@ pub fn load_project(root: &Path) -> Result<(Project, Origins), Vec<Diagnostic>> 
 /// Like [`load_project`], with `extra` spec files (contracts or KPI files, told apart by
 /// their first key) validated as if they were part of the project.
 pub fn load_project_with(root: &Path, extra: &[PathBuf]) -> Result<(Project, Origins), Vec<Diagnostic>> {
+    load_project_overlay(root, extra, &Overlay::new())
+}
+
+/// Spec file texts that replace what is on disk, by path relative to the project (`/`
+/// separators): e.g. a contract as it was at another revision.
+pub type Overlay = std::collections::BTreeMap<String, String>;
+
+/// Like [`load_project_with`], reading the files `overlay` names from it instead of disk.
+pub fn load_project_overlay(
+    root: &Path,
+    extra: &[PathBuf],
+    overlay: &Overlay,
+) -> Result<(Project, Origins), Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let absolute = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     let root = absolute.as_path();
     let project_path = root.join(PROJECT_FILE);
-    let project_file = match read_source(root, &project_path) {
+    let project_file = match read_source(root, &project_path, overlay) {
         Ok(f) => f,
         Err(d) => return Err(vec![d]),
     };
@@ -104,7 +117,7 @@ pub fn load_project_with(root: &Path, extra: &[PathBuf]) -> Result<(Project, Ori
     let mut product_specs = Vec::new();
     for (i, pattern) in spec.value.products.iter().enumerate() {
         for path in expand(root, pattern, spec.at(&format!("products.{i}")), &mut diags) {
-            match read_source(root, &path).and_then(|f| {
+            match read_source(root, &path, overlay).and_then(|f| {
                 let loaded = load_yaml::<ProductSpec>(&f);
                 files.push(f);
                 loaded
@@ -123,7 +136,7 @@ pub fn load_project_with(root: &Path, extra: &[PathBuf]) -> Result<(Project, Ori
         if files.iter().any(|f| same_file(&root.join(&f.display), path)) || kpi_paths.iter().any(already) {
             continue;
         }
-        match read_source(root, path) {
+        match read_source(root, path, overlay) {
             Ok(f) if first_key(&f.text).as_deref() == Some("product") => {
                 match load_yaml::<ProductSpec>(&f) {
                     Ok(p) => product_specs.push(p),
@@ -149,7 +162,7 @@ pub fn load_project_with(root: &Path, extra: &[PathBuf]) -> Result<(Project, Ori
     }
     let mut kpi_specs = Vec::new();
     for path in kpi_paths {
-        match read_source(root, &path).and_then(|f| {
+        match read_source(root, &path, overlay).and_then(|f| {
             let loaded = load_yaml::<KpiFile>(&f);
             files.push(f);
             loaded
@@ -338,8 +351,14 @@ fn first_key(text: &str) -> Option<String> {
         .map(|(k, _)| k.trim().to_owned())
 }
 
-fn read_source(root: &Path, path: &Path) -> Result<SourceFile, Diagnostic> {
+fn read_source(root: &Path, path: &Path, overlay: &Overlay) -> Result<SourceFile, Diagnostic> {
     let display = display_path(root, path);
+    if let Some(text) = overlay.get(&display) {
+        return Ok(SourceFile {
+            display,
+            text: text.clone(),
+        });
+    }
     std::fs::read_to_string(path)
         .map(|text| SourceFile {
             display: display.clone(),

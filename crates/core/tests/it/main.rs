@@ -1,7 +1,9 @@
 //! Integration tests of canary-core: one binary, because each links all of DataFusion.
 
+mod affected;
 mod evidence;
 mod fixture;
+mod impact;
 mod kinds;
 mod lineage;
 mod plans;
