@@ -23,9 +23,7 @@ mod verify;
 
 pub use bundle::{ExportOptions, ReportFormat, export};
 pub use canonical::{canonical_json, result_hash, sha256_hex};
-pub use record::{
-    Artifact, EngineInfo, InputFile, PlanRef, Record, RecordedQuery, ResultRef, Signature, SpecRef, ZERO_HASH,
-};
+pub use record::{Artifact, EngineInfo, InputFile, PlanRef, Record, ResultRef, Signature, SpecRef, ZERO_HASH};
 pub use run::{Published, Replay, ReplayOutcome, publish, replay};
 pub use sign::{SigningKey, VerifyingKey, generate_key};
 pub use store::{EVIDENCE_DIR, Store};

@@ -27,7 +27,8 @@ pub struct Record {
     /// When the run started, by the injectable clock (RFC 3339, UTC).
     pub time: String,
     pub engine: EngineInfo,
-    pub query: RecordedQuery,
+    /// The query as the run received it, its KPI selection expanded to ids.
+    pub query: crate::plan::QueryRequest,
     /// Every spec involved: the project file, the KPIs (with their inputs), the products.
     pub specs: Vec<SpecRef>,
     pub plan: PlanRef,
@@ -59,19 +60,6 @@ impl EngineInfo {
             datafusion: datafusion::DATAFUSION_VERSION.into(),
         }
     }
-}
-
-/// The query as the run received it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecordedQuery {
-    pub kpis: Vec<String>,
-    pub grain: Option<String>,
-    pub by: Vec<String>,
-    pub filter: Option<String>,
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub tenant: Option<String>,
 }
 
 /// A spec involved in a run.

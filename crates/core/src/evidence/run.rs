@@ -8,9 +8,7 @@ use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 use sha2::{Digest, Sha256};
 
 use super::canonical::{canonical_json, hex, result_hash, sha256_hex};
-use super::record::{
-    Artifact, EngineInfo, InputFile, PlanRef, RECORD_FORMAT, Record, RecordedQuery, ResultRef, SpecRef, ZERO_HASH,
-};
+use super::record::{Artifact, EngineInfo, InputFile, PlanRef, RECORD_FORMAT, Record, ResultRef, SpecRef, ZERO_HASH};
 use super::sign::SigningKey;
 use super::store::{HEAD, Head, OBJECTS, RUNS, Store, write_atomic};
 use super::verify::verify;
@@ -28,30 +26,6 @@ pub struct Published {
     pub record: Record,
     pub result: QueryResult,
     pub lineage: Lineage,
-}
-
-fn recorded(request: &QueryRequest, kpis: &[String]) -> RecordedQuery {
-    RecordedQuery {
-        kpis: kpis.to_vec(),
-        grain: request.grain.clone(),
-        by: request.by.clone(),
-        filter: request.filter.clone(),
-        from: request.from.clone(),
-        to: request.to.clone(),
-        tenant: request.tenant.clone(),
-    }
-}
-
-fn request_of(q: &RecordedQuery) -> QueryRequest {
-    QueryRequest {
-        kpis: q.kpis.clone(),
-        grain: q.grain.clone(),
-        by: q.by.clone(),
-        filter: q.filter.clone(),
-        from: q.from.clone(),
-        to: q.to.clone(),
-        tenant: q.tenant.clone(),
-    }
 }
 
 /// Compute `request`, publish its result and commit its evidence record to the project's
@@ -113,7 +87,10 @@ pub async fn publish(
         run_id: id.to_string(),
         time: started.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         engine: EngineInfo::current(),
-        query: recorded(request, &query.kpis),
+        query: QueryRequest {
+            kpis: query.kpis.clone(),
+            ..request.clone()
+        },
         specs: specs.into_iter().map(|(_, s)| s).collect(),
         plan: PlanRef {
             sha256: sha256_hex(plan_text.as_bytes()),
@@ -402,8 +379,7 @@ pub async fn replay(engine: &Engine, run: &str) -> Result<Replay> {
         });
     }
     let mut changed = Vec::new();
-    let request = request_of(&record.query);
-    let query = request.resolve(engine.project())?;
+    let query = record.query.resolve(engine.project())?;
     let traced = engine.lineage(&query).await?;
     for (_, now) in specs(engine.project(), &query.kpis, &traced.lineage)? {
         match record.specs.iter().find(|s| s.kind == now.kind && s.id == now.id) {

@@ -14,9 +14,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 
 use crate::model::{parse_type, type_name};
-use crate::spec::{
-    AggKind, ColumnSpec, EntityKind, EntitySpec, MeasureSpec, NonAdditiveSpec, NonAdditiveWindow, ProductSpec,
-};
+use crate::spec::{AggKind, ColumnSpec, EntitySpec, MeasureSpec, NonAdditiveSpec, NonAdditiveWindow, ProductSpec};
 
 /// Whether consumers of the old contract keep working under the new one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -370,18 +368,14 @@ fn entities(old: &ProductSpec, new: &ProductSpec, out: &mut Vec<Change>) {
     for (&name, &(_, e)) in &before {
         let col = column(e);
         let Some(&(_, n)) = after.get(name) else {
-            let detail = format!("entity `{name}` removed (was {} key `{col}`)", entity_kind(e.kind));
+            let detail = format!("entity `{name}` removed (was {} key `{col}`)", e.kind.as_str());
             out.push(Change::new(ChangeKind::EntityChanged, detail).with_columns([col.as_str()]));
             continue;
         };
         let new_col = column(n);
         let mut parts = Vec::new();
         if e.kind != n.kind {
-            parts.push(format!(
-                "type changed from {} to {}",
-                entity_kind(e.kind),
-                entity_kind(n.kind)
-            ));
+            parts.push(format!("type changed from {} to {}", e.kind.as_str(), n.kind.as_str()));
         }
         if col != new_col {
             parts.push(format!("column changed from `{col}` to `{new_col}`"));
@@ -395,7 +389,7 @@ fn entities(old: &ProductSpec, new: &ProductSpec, out: &mut Vec<Change>) {
     for (&name, &(_, n)) in &after {
         if !before.contains_key(name) {
             let col = column(n);
-            let detail = format!("entity `{name}` added ({} key `{col}`)", entity_kind(n.kind));
+            let detail = format!("entity `{name}` added ({} key `{col}`)", n.kind.as_str());
             out.push(Change::new(ChangeKind::EntityChanged, detail).with_columns([col.as_str()]));
         }
     }
@@ -475,7 +469,7 @@ fn measures(old: &ProductSpec, new: &ProductSpec, out: &mut Vec<Change>) {
 fn measure_parts(old: &ProductSpec, new: &ProductSpec, m: &MeasureSpec, n: &MeasureSpec) -> Vec<String> {
     let mut parts = Vec::new();
     if m.agg != n.agg {
-        parts.push(format!("agg changed from {} to {}", agg_name(m.agg), agg_name(n.agg)));
+        parts.push(format!("agg changed from {} to {}", m.agg.as_str(), n.agg.as_str()));
     }
     // `count` without `expr` counts rows; any other measure without `expr` reads its column.
     let expr = |x: &MeasureSpec| match (x.agg, present(&x.expr)) {
@@ -604,30 +598,6 @@ fn non_additive(spec: &Option<NonAdditiveSpec>) -> String {
             let per: Vec<&str> = s.per.iter().map(|p| p.trim()).collect();
             format!("{window} `{}` per [{}]", s.dimension.trim(), per.join(", "))
         }
-    }
-}
-
-fn entity_kind(kind: EntityKind) -> &'static str {
-    match kind {
-        EntityKind::Primary => "primary",
-        EntityKind::Unique => "unique",
-        EntityKind::Foreign => "foreign",
-        EntityKind::Natural => "natural",
-    }
-}
-
-fn agg_name(agg: AggKind) -> &'static str {
-    match agg {
-        AggKind::Sum => "sum",
-        AggKind::Count => "count",
-        AggKind::CountDistinct => "count_distinct",
-        AggKind::Avg => "avg",
-        AggKind::Min => "min",
-        AggKind::Max => "max",
-        AggKind::SumBoolean => "sum_boolean",
-        AggKind::Percentile => "percentile",
-        AggKind::PercentileDisc => "percentile_disc",
-        AggKind::Median => "median",
     }
 }
 

@@ -106,76 +106,55 @@ struct Graph {
     edges: Vec<(String, String, String, bool)>,
 }
 
-fn graph(lineage: &Lineage) -> Graph {
-    let mut ids: BTreeMap<String, String> = BTreeMap::new();
-    let mut nodes = Vec::new();
-    let mut node = |key: String, label: String, group: String, nodes: &mut Vec<(String, String, String)>| {
+impl Graph {
+    /// The id of the node `key`, added with `label` in `group` the first time.
+    fn node(&mut self, ids: &mut BTreeMap<String, String>, key: String, label: String, group: &str) -> String {
         let n = ids.len();
         ids.entry(key)
             .or_insert_with(|| {
                 let id = format!("n{n}");
-                nodes.push((id.clone(), label, group));
+                self.nodes.push((id.clone(), label, group.to_owned()));
                 id
             })
             .clone()
+    }
+
+    fn column(&mut self, ids: &mut BTreeMap<String, String>, product: &str, column: &str) -> String {
+        self.node(ids, format!("product:{product}.{column}"), column.to_owned(), product)
+    }
+
+    /// An edge from a product column to `to`, labelled with its subtypes.
+    fn input(&mut self, ids: &mut BTreeMap<String, String>, f: &InputField, to: &str) {
+        let from = self.column(ids, &f.product, &f.column);
+        let direct = f.transformations.iter().any(|t| t.subtype.is_direct());
+        let label: Vec<&str> = f.transformations.iter().map(|t| t.subtype.as_str()).collect();
+        self.edges.push((from, to.to_owned(), label.join(","), direct));
+    }
+}
+
+fn graph(lineage: &Lineage) -> Graph {
+    let mut ids = BTreeMap::new();
+    let mut g = Graph {
+        nodes: Vec::new(),
+        edges: Vec::new(),
     };
-    let mut edges = Vec::new();
-    let result = node(
-        "result:rows".into(),
-        "rows of the result".into(),
-        "output".into(),
-        &mut nodes,
-    );
+    let result = g.node(&mut ids, "result:rows".into(), "rows of the result".into(), "output");
     for c in &lineage.columns {
-        let to = node(format!("out:{}", c.name), c.name.clone(), "output".into(), &mut nodes);
+        let to = g.node(&mut ids, format!("out:{}", c.name), c.name.clone(), "output");
         for f in &c.inputs {
-            let from = node(
-                format!("product:{}.{}", f.product, f.column),
-                f.column.clone(),
-                f.product.clone(),
-                &mut nodes,
-            );
-            let direct = f.transformations.iter().any(|t| t.subtype.is_direct());
-            let label = f
-                .transformations
-                .iter()
-                .map(|t| t.subtype.as_str())
-                .collect::<Vec<_>>()
-                .join(",");
-            edges.push((from, to.clone(), label, direct));
+            g.input(&mut ids, f, &to);
         }
     }
     for f in &lineage.dataset {
-        let from = node(
-            format!("product:{}.{}", f.product, f.column),
-            f.column.clone(),
-            f.product.clone(),
-            &mut nodes,
-        );
-        let label = f
-            .transformations
-            .iter()
-            .map(|t| t.subtype.as_str())
-            .collect::<Vec<_>>()
-            .join(",");
-        edges.push((from, result.clone(), label, false));
+        g.input(&mut ids, f, &result);
     }
     for e in &lineage.raw {
-        let from = node(
-            format!("raw:{}.{}", e.source, e.source_column),
-            format!("{}.{}", e.source, e.source_column),
-            "raw".into(),
-            &mut nodes,
-        );
-        let to = node(
-            format!("product:{}.{}", e.product, e.column),
-            e.column.clone(),
-            e.product.clone(),
-            &mut nodes,
-        );
-        edges.push((from, to, "contract".into(), true));
+        let raw = format!("{}.{}", e.source, e.source_column);
+        let from = g.node(&mut ids, format!("raw:{raw}"), raw, "raw");
+        let to = g.column(&mut ids, &e.product, &e.column);
+        g.edges.push((from, to, "contract".into(), true));
     }
-    Graph { nodes, edges }
+    g
 }
 
 fn groups(g: &Graph) -> BTreeMap<&str, Vec<&(String, String, String)>> {

@@ -49,7 +49,9 @@ pub struct Query {
 }
 
 /// A query as a front door receives it: KPI ids and `@tag`s, grain and times as text.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Evidence records keep it as asked (with tags expanded).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct QueryRequest {
     /// KPI ids and `@tag`s.
     pub kpis: Vec<String>,

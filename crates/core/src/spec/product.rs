@@ -105,6 +105,17 @@ pub struct ValiditySpec {
     pub end: String,
 }
 
+impl EntityKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityKind::Primary => "primary",
+            EntityKind::Unique => "unique",
+            EntityKind::Foreign => "foreign",
+            EntityKind::Natural => "natural",
+        }
+    }
+}
+
 /// A join key.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -174,6 +185,24 @@ pub enum AggKind {
     /// Discrete percentile (an actual value of the set); needs `percentile`.
     PercentileDisc,
     Median,
+}
+
+impl AggKind {
+    /// The name specs use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AggKind::Sum => "sum",
+            AggKind::Count => "count",
+            AggKind::CountDistinct => "count_distinct",
+            AggKind::Avg => "avg",
+            AggKind::Min => "min",
+            AggKind::Max => "max",
+            AggKind::SumBoolean => "sum_boolean",
+            AggKind::Percentile => "percentile",
+            AggKind::PercentileDisc => "percentile_disc",
+            AggKind::Median => "median",
+        }
+    }
 }
 
 /// An aggregation KPIs are built from.

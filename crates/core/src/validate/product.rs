@@ -472,24 +472,9 @@ fn check_agg_type(agg: AggKind, t: &DataType, at: Location, name: &str, diags: &
             format!(
                 "measure `{name}` aggregates {} values with `{}`, which needs {want}",
                 type_name(t),
-                agg_name(agg)
+                agg.as_str()
             ),
         ));
-    }
-}
-
-pub(crate) fn agg_name(agg: AggKind) -> &'static str {
-    match agg {
-        AggKind::Sum => "sum",
-        AggKind::Count => "count",
-        AggKind::CountDistinct => "count_distinct",
-        AggKind::Avg => "avg",
-        AggKind::Min => "min",
-        AggKind::Max => "max",
-        AggKind::SumBoolean => "sum_boolean",
-        AggKind::Percentile => "percentile",
-        AggKind::PercentileDisc => "percentile_disc",
-        AggKind::Median => "median",
     }
 }
 
