@@ -208,9 +208,9 @@ async fn dispatch(command: Command, root: &Path, color: ColorChoice) -> Result<u
         } => {
             check_binary_to_terminal(format, output.as_deref())?;
             let engine = open(root).await?;
-            let (published, grain) = crate::evidence::run(&engine, &query, sign_key.as_deref()).await?;
+            let published = crate::evidence::run(&engine, &query, sign_key.as_deref()).await?;
             let r = &published.result;
-            emit(&r.schema, &r.batches, format, grain, output.as_deref())?;
+            emit(&r.schema, &r.batches, format, published.query.grain, output.as_deref())?;
             Ok(exit::OK)
         }
         Command::Impact { old, new, format } => crate::evidence::impact(root, &old, &new, format).await,
@@ -298,25 +298,7 @@ pub(crate) fn emit(
 ) -> Result<(), CanaryError> {
     check_binary_to_terminal(format, output)?;
     match output {
-        Some(path) => {
-            // Write next to the target, then rename: a failure never leaves half a file.
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| io_err(&dir.display().to_string(), e))?;
-            output::write(schema, batches, format, grain, tmp.as_file_mut())
-                .map_err(|m| CanaryError::Data { message: m })?;
-            // Temporary files are private (0600); a result file is an ordinary file.
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                let _ = tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644));
-            }
-            tmp.persist(path)
-                .map_err(|e| io_err(&path.display().to_string(), e.error))?;
-            Ok(())
-        }
+        Some(path) => canary_core::atomic::write_with(path, |f| output::write(schema, batches, format, grain, f)),
         None => {
             let mut out = std::io::stdout().lock();
             match output::write(schema, batches, format, grain, &mut out) {

@@ -57,10 +57,9 @@ pub async fn run(
     engine: &Engine,
     args: &crate::args::QueryArgs,
     sign_key: Option<&std::path::Path>,
-) -> Result<(evidence::Published, Option<canary_core::Grain>), CanaryError> {
+) -> Result<evidence::Published, CanaryError> {
     let key = sign_key.map(evidence::SigningKey::read).transpose()?;
     let request = crate::commands::request(args);
-    let grain = request.resolve(engine.project())?.grain;
     let clock = clock()?;
     let progress = Progress::start(format!("running {}", args.kpis.join(", ")));
     let published = evidence::publish(engine, &request, clock.as_ref(), key.as_ref()).await;
@@ -78,7 +77,7 @@ pub async fn run(
         &r.hash[..12],
         if r.signature.is_some() { ", signed" } else { "" }
     );
-    Ok((published, grain))
+    Ok(published)
 }
 
 pub async fn evidence(command: EvidenceCommand, root: &Path) -> Result<u8, CanaryError> {

@@ -19,6 +19,7 @@
 //! # }
 //! ```
 
+pub mod atomic;
 pub mod catalog;
 pub mod clock;
 pub mod diagnostic;

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::canonical::{canonical_json, sha256_hex};
 use super::record::Record;
 use super::sign::VerifyingKey;
-use super::store::{Head, LOG, OBJECTS, Store, record_name, write_atomic};
+use super::store::{Head, LOG, OBJECTS, Store, record_name};
 use super::verify::{Checker, Verification, list, read_parquet, short};
 use crate::clock::Clock;
 use crate::error::{CanaryError, Result};
@@ -70,7 +70,7 @@ struct Manifest {
 /// Write the runs of `options.kpi` in the range, from the project's log, to the new folder
 /// `out`. Returns the number of runs exported.
 pub fn export(root: &Path, options: &ExportOptions, out: &Path, clock: &dyn Clock) -> Result<usize> {
-    let verification = super::verify(root, None)?;
+    let (verification, records) = super::verify::verify_log(root);
     if let Some(p) = verification.problems.first() {
         return Err(CanaryError::Data {
             message: format!("the evidence log does not verify, so it is not exported: {p}"),
@@ -83,10 +83,10 @@ pub fn export(root: &Path, options: &ExportOptions, out: &Path, clock: &dyn Cloc
         )));
     }
     let store = Store::of_project(root);
-    let head = store
-        .read_head()?
+    let head = verification
+        .head
+        .map(|(seq, hash)| Head { seq, hash })
         .ok_or_else(|| CanaryError::query("no runs recorded yet: `canary run` records them"))?;
-    let records = store.records()?;
     let in_range = |r: &Record| {
         let t = DateTime::parse_from_rfc3339(&r.time)
             .map(|t| t.with_timezone(&Utc))
@@ -116,7 +116,7 @@ pub fn export(root: &Path, options: &ExportOptions, out: &Path, clock: &dyn Cloc
         .map_err(|e| super::store::io(parent, e))?;
     let mut files = BTreeMap::new();
     let mut put = |rel: String, bytes: &[u8]| -> Result<()> {
-        write_atomic(&tmp.path().join(&rel), bytes)?;
+        crate::atomic::write(&tmp.path().join(&rel), bytes)?;
         files.insert(rel, sha256_hex(bytes));
         Ok(())
     };
@@ -151,7 +151,7 @@ pub fn export(root: &Path, options: &ExportOptions, out: &Path, clock: &dyn Cloc
     manifest.files = files;
     let text =
         canonical_json(&serde_json::to_value(&manifest).map_err(|e| CanaryError::internal(e.to_string()))?) + "\n";
-    write_atomic(&tmp.path().join(BUNDLE_FILE), text.as_bytes())?;
+    crate::atomic::write(&tmp.path().join(BUNDLE_FILE), text.as_bytes())?;
     if out.exists() {
         std::fs::remove_dir(out).map_err(|e| super::store::io(out, e))?;
     }

@@ -10,8 +10,8 @@ use sha2::{Digest, Sha256};
 use super::canonical::{canonical_json, hex, result_hash, sha256_hex};
 use super::record::{Artifact, EngineInfo, InputFile, PlanRef, RECORD_FORMAT, Record, ResultRef, SpecRef, ZERO_HASH};
 use super::sign::SigningKey;
-use super::store::{HEAD, Head, OBJECTS, RUNS, Store, write_atomic};
-use super::verify::verify;
+use super::store::{HEAD, Head, OBJECTS, RUNS, Store};
+use super::verify::verify_log;
 use crate::clock::{Clock, run_id};
 use crate::error::{CanaryError, Result};
 use crate::exec::{Engine, QueryResult};
@@ -23,6 +23,8 @@ use crate::spec::{KpiFile, ProductSpec, ProjectSpec, SourceFile, load_yaml};
 /// A published run: its record (committed to the log) and its result.
 #[derive(Debug, Clone)]
 pub struct Published {
+    /// The query as resolved (tags expanded, grain and times parsed).
+    pub query: crate::plan::Query,
     pub record: Record,
     pub result: QueryResult,
     pub lineage: Lineage,
@@ -40,7 +42,7 @@ pub async fn publish(
     let project = engine.project();
     let store = Store::of_project(&project.root);
     let _lock = store.lock()?;
-    let check = verify(&project.root, None)?;
+    let (check, committed) = verify_log(&project.root);
     if let Some(p) = check.problems.iter().find(|p| !p.uncommitted) {
         return Err(CanaryError::Data {
             message: format!(
@@ -48,8 +50,7 @@ pub async fn publish(
             ),
         });
     }
-    let head = store.read_head()?;
-    let committed = store.records()?;
+    let head = check.head.map(|(seq, hash)| Head { seq, hash });
     store.recover(head.as_ref(), &committed)?;
 
     let started = clock.now();
@@ -71,11 +72,11 @@ pub async fn publish(
     // Artifacts first, the record next, the head last: the head is the commit point.
     let parquet = to_parquet(&result)?;
     let run_file = format!("{RUNS}/{id}.parquet");
-    write_atomic(&store.dir.join(&run_file), &parquet)?;
+    crate::atomic::write(&store.dir.join(&run_file), &parquet)?;
     for (text, spec) in specs.iter() {
         let path = store.dir.join(OBJECTS).join(&spec.object);
         if !path.is_file() {
-            write_atomic(&path, text.as_bytes())?;
+            crate::atomic::write(&path, text.as_bytes())?;
         }
     }
     let plan_text = traced.optimized.display_indent().to_string();
@@ -116,13 +117,14 @@ pub async fn publish(
     if let Some(k) = key {
         record.signature = Some(k.sign(&record.hash)?);
     }
-    write_atomic(&store.record_path(seq), record.to_canonical()?.as_bytes())?;
+    crate::atomic::write(&store.record_path(seq), record.to_canonical()?.as_bytes())?;
     let new_head = Head {
         seq,
         hash: record.hash.clone(),
     };
-    write_atomic(&store.dir.join(HEAD), new_head.to_canonical().as_bytes())?;
+    crate::atomic::write(&store.dir.join(HEAD), new_head.to_canonical().as_bytes())?;
     Ok(Published {
+        query,
         record,
         result,
         lineage: traced.lineage,

@@ -1,7 +1,6 @@
 //! The evidence folder on disk: atomic writes, the head, records, objects, results.
 
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -48,28 +47,6 @@ pub(crate) fn io(path: &Path, source: std::io::Error) -> CanaryError {
 /// Name of record `seq`'s file under `log/`.
 pub(crate) fn record_name(seq: u64) -> String {
     format!("{seq:08}.json")
-}
-
-/// Write `bytes` to `path` atomically: a temporary file beside it, synced, renamed.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .map_err(|e| io(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| io(path, e))?;
-    tmp.as_file().sync_all().map_err(|e| io(path, e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644));
-    }
-    tmp.persist(path).map_err(|e| io(path, e.error))?;
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 impl Store {

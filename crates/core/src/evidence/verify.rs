@@ -83,7 +83,13 @@ pub fn verify(path: &Path, key: Option<&VerifyingKey>) -> crate::error::Result<V
             "`canary run` records evidence; pass a project, its .canary/evidence folder, or a bundle",
         ));
     }
-    Ok(verify_store(&dir, key))
+    Ok(verify_store(&dir, key).0)
+}
+
+/// Verify the log of the project in `root` (none yet is an empty, valid log), and return
+/// the committed records it read, oldest first, for a writer to build on.
+pub(crate) fn verify_log(root: &Path) -> (Verification, Vec<Record>) {
+    verify_store(&root.join(EVIDENCE_DIR), None)
 }
 
 pub(crate) struct Checker<'a> {
@@ -272,7 +278,7 @@ pub(crate) fn record_seq(name: &str) -> Option<u64> {
     (record_name(seq) == name).then_some(seq)
 }
 
-fn verify_store(dir: &Path, key: Option<&VerifyingKey>) -> Verification {
+fn verify_store(dir: &Path, key: Option<&VerifyingKey>) -> (Verification, Vec<Record>) {
     let mut c = Checker {
         dir,
         key,
@@ -327,6 +333,7 @@ fn verify_store(dir: &Path, key: Option<&VerifyingKey>) -> Verification {
     let mut named_objects = BTreeMap::new();
     let mut named_runs = BTreeSet::new();
     let mut records = 0;
+    let mut read = Vec::new();
     let committed = head.as_ref().map_or(0, |h| h.seq);
     for seq in 1..=last {
         let file = format!("{LOG}/{}", record_name(seq));
@@ -374,6 +381,9 @@ fn verify_store(dir: &Path, key: Option<&VerifyingKey>) -> Verification {
         for s in &record.specs {
             named_objects.entry(s.object.clone()).or_insert(seq);
         }
+        if seq <= committed {
+            read.push(record.clone());
+        }
         previous = Some(record);
     }
     if let Some(h) = &head
@@ -390,12 +400,13 @@ fn verify_store(dir: &Path, key: Option<&VerifyingKey>) -> Verification {
         }
     }
     c.objects(&named_objects);
-    Verification {
+    let v = Verification {
         path: dir.to_path_buf(),
         bundle: false,
         records,
         signed: c.signed,
         head: head.map(|h| (h.seq, h.hash)),
         problems: c.problems,
-    }
+    };
+    (v, read)
 }

@@ -172,13 +172,7 @@ impl Engine {
 
     /// Run a logical plan to completion.
     pub async fn run(&self, plan: LogicalPlan) -> Result<Vec<RecordBatch>> {
-        let state = self.ctx.state();
-        let physical = state.create_physical_plan(&plan).await.map_err(CanaryError::plan)?;
-        execute_stream(physical, self.ctx.task_ctx())
-            .map_err(CanaryError::execution)?
-            .try_collect()
-            .await
-            .map_err(CanaryError::execution)
+        Ok(self.run_measured(plan).await?.0)
     }
 
     /// Run a logical plan to completion; also return the rows its Parquet scans produced.

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use datafusion::common::DFSchema;
 use serde::Serialize;
 
 use crate::error::{CanaryError, Result};
@@ -50,26 +51,11 @@ fn parse(file: &SourceFile) -> Result<ProductSpec> {
         .map_err(|d| CanaryError::Spec(vec![d]))
 }
 
-/// Names a SQL expression uses as identifiers (string literals skipped).
-fn identifiers(expr: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let mut in_string = false;
-    let mut word = String::new();
-    for c in expr.chars().chain([' ']) {
-        if in_string {
-            in_string = c != '\'';
-            continue;
-        }
-        if c.is_ascii_alphanumeric() || c == '_' {
-            word.push(c);
-            continue;
-        }
-        if !word.is_empty() {
-            out.insert(std::mem::take(&mut word));
-        }
-        in_string = c == '\'';
-    }
-    out
+/// The columns a dimension expression reads, parsed as validation parses it; `None` when it
+/// does not parse over `schema` (the caller then assumes the worst).
+fn referenced_columns(expr: &str, schema: &DFSchema) -> Option<BTreeSet<String>> {
+    let e = crate::expr::parse_expr(expr, schema).ok()?;
+    Some(e.column_refs().into_iter().map(|c| c.name.clone()).collect())
 }
 
 /// The impact of `new` replacing `old` (contract texts) on the project in `root`. The
@@ -158,6 +144,7 @@ pub async fn impact(
         }
     }
 
+    let schema = DFSchema::try_from(crate::plan::declared_schema(product)).map_err(CanaryError::plan)?;
     let changes = changes
         .into_iter()
         .map(|change| {
@@ -176,9 +163,9 @@ pub async fn impact(
             let mut dimensions: Vec<String> = change.dimensions.iter().map(|d| format!("{id}.{d}")).collect();
             for (name, d) in &product.dimensions {
                 let q = format!("{id}.{name}");
-                if !dimensions.contains(&q)
-                    && (change.whole_product || identifiers(&d.expr).iter().any(|i| touched.contains(i)))
-                {
+                let reads_changed = referenced_columns(&d.expr, &schema)
+                    .is_none_or(|columns| columns.iter().any(|c| touched.contains(c)));
+                if !dimensions.contains(&q) && (change.whole_product || reads_changed) {
                     dimensions.push(q);
                 }
             }
@@ -200,11 +187,23 @@ pub async fn impact(
 
 #[cfg(test)]
 mod tests {
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::common::DFSchema;
+
     #[test]
-    fn identifiers_skip_string_literals() {
-        let ids = super::identifiers("coalesce(discount, 0) > 0 and status = 'discount'");
+    fn referenced_columns_skip_string_literals() {
+        let schema = DFSchema::try_from(Schema::new(vec![
+            Field::new("discount", DataType::Float64, true),
+            Field::new("status", DataType::Utf8, true),
+            Field::new("amount", DataType::Float64, true),
+        ]))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let ids =
+            super::referenced_columns("coalesce(discount, 0) > 0 and status = 'discount'", &schema).unwrap_or_default();
         assert!(ids.contains("discount") && ids.contains("status") && !ids.contains("'discount'"));
-        let ids = super::identifiers("status = 'amount'");
+        let ids = super::referenced_columns("status = 'amount'", &schema).unwrap_or_default();
         assert!(!ids.contains("amount"));
+        assert_eq!(ids.len(), 1);
+        assert_eq!(super::referenced_columns("no_such_column + 1", &schema), None);
     }
 }

@@ -107,7 +107,13 @@ async fn runs_are_recorded_chained_and_verify() {
     assert_eq!(r.inputs.len(), 1, "the orders file");
     assert_eq!(r.inputs[0].path, "data/orders.parquet");
     let bytes = std::fs::read(dir.path().join("data/orders.parquet")).expect("read");
-    assert_eq!(r.inputs[0].sha256, evidence::sha256_hex(&bytes));
+    // The digest as coreutils computes it: an oracle independent of the code under test.
+    let out = std::process::Command::new("sha256sum")
+        .arg(dir.path().join("data/orders.parquet"))
+        .output()
+        .expect("sha256sum");
+    let oracle = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(Some(r.inputs[0].sha256.as_str()), oracle.split_whitespace().next());
     assert_eq!(r.inputs[0].size, bytes.len() as u64);
     // The fixture has 7 order rows; both KPIs read them in one scan.
     assert_eq!(r.rows_read, 7);
