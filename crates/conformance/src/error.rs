@@ -15,8 +15,6 @@ pub enum HarnessError {
     Parquet { path: PathBuf, message: String },
     #[error("DataFusion: {0}")]
     DataFusion(#[from] datafusion::error::DataFusionError),
-    #[error("{path}: the pass floor must be one non-negative integer, found {found:?}")]
-    Floor { path: PathBuf, found: String },
 }
 
 impl HarnessError {

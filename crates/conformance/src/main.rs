@@ -5,7 +5,11 @@
 //! `canary_core::mf::run_query`, and compares. Prints `FAIL <file>::<case>: <reason>` for each
 //! failing case, then `N passed, M failed`.
 //!
-//! Exit codes: 0 when at least the floor passed, 1 below it, 2 on a harness error.
+//! The cases that must pass are listed, one id a line, in `crates/conformance/passing/`
+//! (one file per form of the manifest): a listed case that stops passing fails the run,
+//! whatever else newly passes. `--update-passing` rewrites the list from a full run.
+//!
+//! Exit codes: 0 when every listed case passed, 1 when one did not, 2 on a harness error.
 
 mod compare;
 mod engine;
@@ -30,8 +34,8 @@ use crate::runner::{Mode, Outcome, Runner, one_line};
 
 /// The repository root (this crate is `crates/conformance`).
 const REPO_ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-/// The pass floor, raised as the engine improves.
-const FLOOR_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/floor.txt");
+/// The lists of cases that pass, one file per mode.
+const PASSING_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/passing");
 
 /// Run MetricFlow's integration cases through Canary and compare each result with the
 /// case's own check query, computed by DataFusion over the same tables.
@@ -44,10 +48,10 @@ struct Args {
     /// Where the snapshots are written as Parquet [default: target/conformance-data]
     #[arg(long, value_name = "DIR")]
     data_out: Option<PathBuf>,
-    /// Exit 1 when fewer cases pass [default: the number in crates/conformance/floor.txt, or 0
-    /// with --filter]
-    #[arg(long, value_name = "N")]
-    floor: Option<usize>,
+    /// Rewrite the list of passing cases (crates/conformance/passing/) from this run; only
+    /// without --filter
+    #[arg(long)]
+    update_passing: bool,
     /// Run only cases whose `<file>::<name>` contains this text
     #[arg(long, value_name = "SUBSTR")]
     filter: Option<String>,
@@ -97,12 +101,12 @@ fn run(args: &Args) -> Result<u8> {
         .data_out
         .clone()
         .unwrap_or_else(|| root.join("target/conformance-data"));
-    // The floor is about the whole suite: a filtered run has none unless one is given.
-    let floor = match (args.floor, &args.filter) {
-        (Some(n), _) => n,
-        (None, Some(_)) => 0,
-        (None, None) => read_floor(Path::new(FLOOR_FILE))?,
-    };
+    if args.update_passing && args.filter.is_some() {
+        return Err(HarnessError::suite(
+            PASSING_DIR,
+            "--update-passing needs a run of every case (no --filter)",
+        ));
+    }
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr();
 
@@ -129,6 +133,12 @@ fn run(args: &Args) -> Result<u8> {
         (false, false, false) => Mode::Engine,
     };
     let runner = Runner::new(&suite, &data_out, &conversion.tables, mode)?;
+    let list = mode.passing_file().map(|f| Path::new(PASSING_DIR).join(f));
+    let listed = match &list {
+        Some(path) if !args.update_passing => read_passing(path)?,
+        _ => Vec::new(),
+    };
+    let mut passing: Vec<String> = Vec::new();
 
     let cases_started = Instant::now();
     install_panic_hook();
@@ -145,6 +155,7 @@ fn run(args: &Args) -> Result<u8> {
         let written = match outcome {
             Outcome::Pass(rows) => {
                 passed += 1;
+                passing.push(id.clone());
                 if args.verbose {
                     writeln!(out, "PASS {id} ({rows} rows, {took} ms)")
                 } else {
@@ -170,7 +181,7 @@ fn run(args: &Args) -> Result<u8> {
     drop(std::panic::take_hook());
     let _ = writeln!(
         err,
-        "{} cases{} in {:.2} s; total {:.2} s; floor {floor}",
+        "{} cases{} in {:.2} s; total {:.2} s",
         cases.len(),
         if args.self_check { " (self-check)" } else { "" },
         cases_started.elapsed().as_secs_f64(),
@@ -181,6 +192,51 @@ fn run(args: &Args) -> Result<u8> {
     } else {
         format!("{passed} passed, {failed} failed")
     };
+    // Every listed case that ran must have passed; a new pass is worth adding to the list.
+    let ran: std::collections::BTreeSet<String> = cases.iter().map(|c| c.id()).collect();
+    let regressed: Vec<&String> = listed
+        .iter()
+        .filter(|id| ran.contains(*id) && !passing.contains(id))
+        .collect();
+    for id in &regressed {
+        writeln!(out, "REGRESSED {id}: listed as passing").map_err(|e| HarnessError::io("stdout", e))?;
+    }
+    // A full run also runs every listed case: one the suite no longer has is reported.
+    let vanished: Vec<&String> = if args.filter.is_none() {
+        listed.iter().filter(|id| !ran.contains(*id)).collect()
+    } else {
+        Vec::new()
+    };
+    for id in &vanished {
+        writeln!(out, "MISSING {id}: listed as passing, but the suite has no such case")
+            .map_err(|e| HarnessError::io("stdout", e))?;
+    }
+    let new: Vec<&String> = passing.iter().filter(|id| !listed.contains(id)).collect();
+    if let Some(path) = &list {
+        if args.update_passing {
+            let mut ids = passing.clone();
+            ids.sort();
+            let mode = match mode {
+                Mode::DbtJson => " --dbt-json",
+                Mode::DbtYaml => " --dbt-yaml",
+                Mode::Engine | Mode::SelfCheck => "",
+            };
+            let mut text = format!(
+                "# The cases that pass, one id a line: a listed case that stops passing fails the run.\n\
+                 # Written by `cargo run -p canary-conformance --{mode} --update-passing`.\n"
+            );
+            text.extend(ids.iter().map(|id| format!("{id}\n")));
+            std::fs::write(path, text).map_err(|e| HarnessError::io(path, e))?;
+            let _ = writeln!(err, "wrote {} passing cases to {}", ids.len(), path.display());
+        } else if !new.is_empty() {
+            let _ = writeln!(
+                err,
+                "note: {} cases pass that {} does not list (add them with --update-passing)",
+                new.len(),
+                path.display()
+            );
+        }
+    }
     writeln!(out, "{summary}").map_err(|e| HarnessError::io("stdout", e))?;
 
     // `canary import metricflow` on simple_manifest: the native project answers alike.
@@ -213,15 +269,22 @@ fn run(args: &Args) -> Result<u8> {
             }
         }
     }
-    Ok(if passed >= floor && import_ok { 0 } else { 1 })
+    Ok(if regressed.is_empty() && vanished.is_empty() && import_ok {
+        0
+    } else {
+        1
+    })
 }
 
-fn read_floor(path: &Path) -> Result<usize> {
+/// The case ids listed in `path`, one a line (blank lines and `#` comments skipped).
+fn read_passing(path: &Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path).map_err(|e| HarnessError::io(path, e))?;
-    text.trim().parse().map_err(|_| HarnessError::Floor {
-        path: path.to_owned(),
-        found: text.trim().to_owned(),
-    })
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect())
 }
 
 /// The last panic's message and location: a case that panics is reported, not printed.

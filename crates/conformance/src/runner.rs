@@ -48,6 +48,19 @@ pub enum Mode {
     DbtYaml,
 }
 
+impl Mode {
+    /// The file of `crates/conformance/passing/` listing the cases that pass in this mode
+    /// (`None` for the self-check, which checks the harness, not the engine).
+    pub fn passing_file(self) -> Option<&'static str> {
+        match self {
+            Mode::Engine => Some("metricflow_yaml.txt"),
+            Mode::DbtJson => Some("dbt_json.txt"),
+            Mode::DbtYaml => Some("dbt_yaml.txt"),
+            Mode::SelfCheck => None,
+        }
+    }
+}
+
 pub struct Runner {
     runtime: Runtime,
     ctx: SessionContext,
