@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Union
+from typing import TypeAlias
 
-Instant = Union[str, dt.date, dt.datetime]
-Names = Union[str, Iterable[str]]
+Instant: TypeAlias = str | dt.date | dt.datetime
+Names: TypeAlias = str | Iterable[str]
 
 
 def names(value: Names | None, what: str) -> list[str]:

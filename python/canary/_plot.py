@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import matplotlib.axes
@@ -16,7 +16,7 @@ WARN_COLOR = "#f2c14e"
 CRITICAL_COLOR = "#e4572e"
 
 
-def plot(result: "Result", kpi: Optional[str], ax: Optional["matplotlib.axes.Axes"]) -> "matplotlib.figure.Figure":
+def plot(result: Result, kpi: str | None, ax: matplotlib.axes.Axes | None) -> matplotlib.figure.Figure:
     try:
         import matplotlib.pyplot as plt
     except ImportError:
@@ -38,8 +38,9 @@ def plot(result: "Result", kpi: Optional[str], ax: Optional["matplotlib.axes.Axe
         fig, axes = plt.subplots(len(chosen), 1, sharex=True, squeeze=False, figsize=(9, 3.2 * len(chosen)))
         panels = [row[0] for row in axes]
     else:
-        fig, panels = ax.figure, [ax]
-    for name, panel in zip(chosen, panels):
+        # The figure the axes are drawn in (a subfigure's axes: the figure holding it).
+        fig, panels = ax.figure.figure, [ax]
+    for name, panel in zip(chosen, panels, strict=True):
         draw(panel, name, period, result.dimension_columns, columns, declared.get(name))
     fig.autofmt_xdate()
     fig.tight_layout()
@@ -47,12 +48,12 @@ def plot(result: "Result", kpi: Optional[str], ax: Optional["matplotlib.axes.Axe
 
 
 def draw(
-    ax: "matplotlib.axes.Axes",
+    ax: matplotlib.axes.Axes,
     name: str,
     period: str,
     dimensions: list[str],
     columns: dict[str, list[Any]],
-    kpi: Optional["Kpi"],
+    kpi: Kpi | None,
 ) -> None:
     """One KPI on one axes: a line per dimension values, then target and bands."""
     series: dict[tuple[Any, ...], list[tuple[Any, Any]]] = {}
@@ -63,7 +64,7 @@ def draw(
         series.setdefault(key, []).append((when, columns[name][i]))
     for key in sorted(series, key=lambda k: tuple("" if v is None else str(v) for v in k)):
         points = sorted(series[key], key=lambda p: p[0])
-        label = ", ".join(f"{d}={v}" for d, v in zip(dimensions, key)) or name
+        label = ", ".join(f"{d}={v}" for d, v in zip(dimensions, key, strict=True)) or name
         xs = [p[0] for p in points]
         ys = [float("nan") if p[1] is None else float(p[1]) for p in points]
         ax.plot(xs, ys, marker="o" if len(xs) < 40 else None, markersize=3, label=label)
@@ -80,7 +81,7 @@ def draw(
         ax.legend(fontsize="small", loc="best")
 
 
-def bands(ax: "matplotlib.axes.Axes", kpi: "Kpi") -> None:
+def bands(ax: matplotlib.axes.Axes, kpi: Kpi) -> None:
     """Warn and critical zones, on the side of the thresholds the KPI's direction makes bad."""
     warn, critical = kpi.warn, kpi.critical
     if warn is None and critical is None:
@@ -90,10 +91,24 @@ def bands(ax: "matplotlib.axes.Axes", kpi: "Kpi") -> None:
         if critical is not None:
             ax.axhspan(min(low, critical), critical, color=CRITICAL_COLOR, alpha=0.15, label=f"critical < {critical:g}")
         if warn is not None:
-            ax.axhspan(critical if critical is not None else min(low, warn), warn, color=WARN_COLOR, alpha=0.15, label=f"warn < {warn:g}")
+            ax.axhspan(
+                critical if critical is not None else min(low, warn),
+                warn,
+                color=WARN_COLOR,
+                alpha=0.15,
+                label=f"warn < {warn:g}",
+            )
     elif kpi.direction == "lower_is_better":
         if critical is not None:
-            ax.axhspan(critical, max(high, critical), color=CRITICAL_COLOR, alpha=0.15, label=f"critical > {critical:g}")
+            ax.axhspan(
+                critical, max(high, critical), color=CRITICAL_COLOR, alpha=0.15, label=f"critical > {critical:g}"
+            )
         if warn is not None:
-            ax.axhspan(warn, critical if critical is not None else max(high, warn), color=WARN_COLOR, alpha=0.15, label=f"warn > {warn:g}")
+            ax.axhspan(
+                warn,
+                critical if critical is not None else max(high, warn),
+                color=WARN_COLOR,
+                alpha=0.15,
+                label=f"warn > {warn:g}",
+            )
     ax.set_ylim(low, high)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from canary import _native
 from canary._native import Kpi
@@ -42,7 +42,7 @@ class Result:
     def __init__(self, native: _native.Result) -> None:
         self._native = native
 
-    def __arrow_c_stream__(self, requested_schema: Optional[object] = None) -> object:
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
         """The result as an Arrow C stream (a PyCapsule), for any Arrow consumer."""
         return self._native.__arrow_c_stream__(requested_schema)
 
@@ -59,7 +59,7 @@ class Result:
         return self._native.column_names
 
     @property
-    def period_column(self) -> Optional[str]:
+    def period_column(self) -> str | None:
         """The column holding the start of each period, if the result has one."""
         return self._native.period_column
 
@@ -73,7 +73,7 @@ class Result:
         return self._native.kpi_columns
 
     @property
-    def grain(self) -> Optional[str]:
+    def grain(self) -> str | None:
         """The grain of the period column (``None`` for MetricFlow queries, whose grain is
         in the column name)."""
         return self._native.grain
@@ -83,25 +83,27 @@ class Result:
         """The declared KPIs of the KPI columns (empty for MetricFlow queries)."""
         return {k.id: k for k in self._native.kpis}
 
-    def to_arrow(self) -> "pyarrow.Table":
+    def to_arrow(self) -> pyarrow.Table:
         """The result as a ``pyarrow.Table`` (no copy)."""
         import pyarrow
 
         return pyarrow.table(self)
 
-    def to_pandas(self) -> "pandas.DataFrame":
+    def to_pandas(self) -> pandas.DataFrame:
         """The result as a ``pandas.DataFrame`` (needs pandas)."""
         return self.to_arrow().to_pandas()
 
-    def to_polars(self) -> "polars.DataFrame":
+    def to_polars(self) -> polars.DataFrame:
         """The result as a ``polars.DataFrame`` (needs polars)."""
         try:
             import polars
         except ImportError:
             raise ImportError("to_polars() needs polars: pip install 'canary[polars]'") from None
-        return polars.from_arrow(self.to_arrow())
+        frame = polars.from_arrow(self.to_arrow())
+        assert isinstance(frame, polars.DataFrame)  # a Table becomes a DataFrame (a Series comes of an array)
+        return frame
 
-    def to_text(self, max_rows: Optional[int] = None) -> str:
+    def to_text(self, max_rows: int | None = None) -> str:
         """The first ``max_rows`` rows (all by default) as an aligned table, as the CLI
         prints it: periods labelled at the grain, floats with up to four decimals."""
         return self._native.to_text(max_rows)
@@ -115,17 +117,19 @@ class Result:
         headers, numeric, rows, total = self._native.text_cells(DISPLAY_ROWS)
         align = ['style="text-align:right"' if n else 'style="text-align:left"' for n in numeric]
         out = ['<table class="canary-result">', "<thead><tr>"]
-        out += [f"<th {a}>{html.escape(h)}</th>" for h, a in zip(headers, align)]
+        out += [f"<th {a}>{html.escape(h)}</th>" for h, a in zip(headers, align, strict=True)]
         out.append("</tr></thead><tbody>")
         for row in rows:
-            out.append("<tr>" + "".join(f"<td {a}>{html.escape(c)}</td>" for c, a in zip(row, align)) + "</tr>")
+            out.append(
+                "<tr>" + "".join(f"<td {a}>{html.escape(c)}</td>" for c, a in zip(row, align, strict=True)) + "</tr>"
+            )
         out.append("</tbody></table>")
         shown = f"first {len(rows)} of {total} rows" if len(rows) < total else f"{total} rows"
         grain = f", grain {html.escape(self.grain)}" if self.grain else ""
         out.append(f"<p><small>canary.Result: {shown}{grain}</small></p>")
         return "".join(out)
 
-    def plot(self, kpi: Optional[str] = None, ax: Optional["matplotlib.axes.Axes"] = None) -> "matplotlib.figure.Figure":
+    def plot(self, kpi: str | None = None, ax: matplotlib.axes.Axes | None = None) -> matplotlib.figure.Figure:
         """A matplotlib figure of a KPI over time: one line per combination of dimension
         values, the target as a dashed line, and warn and critical bands where the KPI
         declares thresholds. Without ``kpi``, every KPI column gets its own panel. With

@@ -47,9 +47,9 @@ from __future__ import annotations
 
 import argparse
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 import numpy as np
@@ -116,8 +116,22 @@ LEFT JOIN read_parquet('{data}/regions.parquet') AS r ON c.region_id = r.region_
 """
 
 PRODUCTS = {
-    "orders": (ORDERS_ROWS, {"channel", "status", "basket_size", "pricing", "segment", "region",
-                             "country", "category", "brand", "store_type", "store_name"}),
+    "orders": (
+        ORDERS_ROWS,
+        {
+            "channel",
+            "status",
+            "basket_size",
+            "pricing",
+            "segment",
+            "region",
+            "country",
+            "category",
+            "brand",
+            "store_type",
+            "store_name",
+        },
+    ),
     "sessions": (SESSIONS_ROWS, {"channel", "segment", "region", "country"}),
     "balances": (BALANCES_ROWS, {"segment", "region", "country"}),
     "customers": (CUSTOMERS_ROWS, {"segment", "region", "country"}),
@@ -125,10 +139,18 @@ PRODUCTS = {
 
 # Qualified dimension names accepted for `by`, mapped to the column above.
 QUALIFIED = {
-    "orders.channel": "channel", "orders.status": "status", "orders.basket_size": "basket_size",
-    "orders.pricing": "pricing", "sessions.channel": "channel", "customers.segment": "segment",
-    "regions.region": "region", "regions.country": "country", "catalog.category": "category",
-    "catalog.brand": "brand", "stores.store_type": "store_type", "stores.store_name": "store_name",
+    "orders.channel": "channel",
+    "orders.status": "status",
+    "orders.basket_size": "basket_size",
+    "orders.pricing": "pricing",
+    "sessions.channel": "channel",
+    "customers.segment": "segment",
+    "regions.region": "region",
+    "regions.country": "country",
+    "catalog.category": "category",
+    "catalog.brand": "brand",
+    "stores.store_type": "store_type",
+    "stores.store_name": "store_name",
 }
 
 # --------------------------------------------------------------------------------------
@@ -261,7 +283,10 @@ KPIS: dict[str, object] = {
         M("sessions", "count"), M("orders", "count", None, "channel IN ('web', 'app')"), "customer_id", 7
     ),
     "session_conversions": Conversion(
-        M("sessions", "count"), M("orders", "count", None, "channel IN ('web', 'app')"), "customer_id", 7,
+        M("sessions", "count"),
+        M("orders", "count", None, "channel IN ('web', 'app')"),
+        "customer_id",
+        7,
         rate=False,
     ),
     "orders_per_visitor": Ratio(
@@ -274,8 +299,10 @@ KPIS: dict[str, object] = {
     "loyalty_balance_at_period_end": SemiAdditive(M("balances", "sum", "balance"), last=True),
     "loyalty_balance_change": Derived(
         lambda v: v["closing_loyalty_balance"] - v["opening_loyalty_balance"],
-        {"closing_loyalty_balance": ("closing_loyalty_balance", None),
-         "opening_loyalty_balance": ("opening_loyalty_balance", None)},
+        {
+            "closing_loyalty_balance": ("closing_loyalty_balance", None),
+            "opening_loyalty_balance": ("opening_loyalty_balance", None),
+        },
     ),
     "loyalty_accounts": Simple(M("balances", "count_distinct", "customer_id")),
 }
@@ -284,8 +311,7 @@ KPIS: dict[str, object] = {
 # SQL building blocks.
 # --------------------------------------------------------------------------------------
 
-STEP = {"hour": "1 hour", "day": "1 day", "week": "7 days", "month": "1 month",
-        "quarter": "3 months", "year": "1 year"}
+STEP = {"hour": "1 hour", "day": "1 day", "week": "7 days", "month": "1 month", "quarter": "3 months", "year": "1 year"}
 
 
 def agg_sql(m: M, filter_sql: str | None = None) -> str:
@@ -343,7 +369,7 @@ def _query(sql: str, keys: list[str]) -> pd.DataFrame:
         df["period"] = pd.to_datetime(df["period"]).dt.tz_localize("UTC")
     if "value" in df:
         df["value"] = df["value"].astype("float64")
-    return df[keys + ["value"]]
+    return df[[*keys, "value"]]
 
 
 def _select_keys(grain: str, dims: list[tuple[str, str]], t: str = "t") -> str:
@@ -360,7 +386,7 @@ def plain_frame(m: M, grain: str, by: list[str], tenant: str | None) -> pd.DataF
         FROM {_rows(m.product, tenant)}
         GROUP BY ALL
     """
-    return _query(sql, ["period"] + by)
+    return _query(sql, ["period", *by])
 
 
 def cumulative_frame(k: Cumulative, grain: str, by: list[str], tenant: str | None) -> pd.DataFrame:
@@ -388,7 +414,7 @@ def cumulative_frame(k: Cumulative, grain: str, by: list[str], tenant: str | Non
         JOIN r ON r.t < s.period_end {lower}
         GROUP BY ALL
     """
-    return _query(sql, ["period"] + by)
+    return _query(sql, ["period", *by])
 
 
 def semi_additive_frame(k: SemiAdditive, grain: str, by: list[str], tenant: str | None) -> pd.DataFrame:
@@ -414,7 +440,7 @@ def semi_additive_frame(k: SemiAdditive, grain: str, by: list[str], tenant: str 
         WHERE snapshot = chosen
         GROUP BY ALL
     """
-    return _query(sql, ["period"] + by)
+    return _query(sql, ["period", *by])
 
 
 def conversion_frames(k: Conversion, grain: str, by: list[str], tenant: str | None):
@@ -463,9 +489,9 @@ def conversion_frames(k: Conversion, grain: str, by: list[str], tenant: str | No
     df = _con().execute(sql).df()
     df["period"] = pd.to_datetime(df["period"]).dt.tz_localize("UTC")
     df["value"] = df["value"].astype("float64")
-    keys = ["period"] + by
-    opp = df[df["frame"] == "opportunities"][keys + ["value"]].reset_index(drop=True)
-    hits = df[df["frame"] == "conversions"][keys + ["value"]].reset_index(drop=True)
+    keys = ["period", *by]
+    opp = df[df["frame"] == "opportunities"][[*keys, "value"]].reset_index(drop=True)
+    hits = df[df["frame"] == "conversions"][[*keys, "value"]].reset_index(drop=True)
     return opp, hits
 
 
@@ -501,7 +527,7 @@ class _Eval:
 
     def __init__(self, grain: str, by: list[str], tenant: str | None):
         self.grain, self.by, self.tenant = grain, by, tenant
-        self.keys = ["period"] + by
+        self.keys = ["period", *by]
         self.cache: dict = {}
         self.anchors: list[pd.DataFrame] = []
         self.others: list[pd.DataFrame] = []
@@ -527,6 +553,7 @@ class _Eval:
         def lookup(frame: pd.DataFrame) -> Callable[[pd.DataFrame], pd.Series]:
             def at(rows: pd.DataFrame) -> pd.Series:
                 return rows[self.keys].merge(frame, on=self.keys, how="left")["value"]
+
             return at
 
         if isinstance(k, Simple):
@@ -555,6 +582,7 @@ class _Eval:
             def conv(rows):
                 h = lookup(hits)(rows)
                 return h / nullif0(lookup(opp)(rows)) if k.rate else h
+
             return conv
         if isinstance(k, Derived):
             parts = {

@@ -16,17 +16,31 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import oracle_sample as o  # noqa: E402
+import oracle_sample as o
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = ROOT / "examples" / "retail"
 CANARY = os.environ.get("CANARY_BIN", str(ROOT / "target" / "debug" / "canary"))
 
 DEMO = [
-    "revenue", "completed_orders", "avg_order_value", "p90_basket_value", "median_quantity",
-    "largest_order", "promo_orders", "avg_discount", "active_customers", "return_rate",
-    "cancellation_rate", "business_revenue_share", "aov", "revenue_mom_growth",
-    "revenue_yoy_growth", "revenue_all_time", "revenue_trailing_3m", "revenue_ytd",
+    "revenue",
+    "completed_orders",
+    "avg_order_value",
+    "p90_basket_value",
+    "median_quantity",
+    "largest_order",
+    "promo_orders",
+    "avg_discount",
+    "active_customers",
+    "return_rate",
+    "cancellation_rate",
+    "business_revenue_share",
+    "aov",
+    "revenue_mom_growth",
+    "revenue_yoy_growth",
+    "revenue_all_time",
+    "revenue_trailing_3m",
+    "revenue_ytd",
     "active_customers_3m",
 ]
 
@@ -50,7 +64,7 @@ def compare(got: pd.DataFrame, kpi: str, grain: str, by: list[str], tenant: str 
     got["period"] = pd.to_datetime(got["period"], utc=True)
     want = want.rename(columns={"value": "want"})
     want["period"] = pd.to_datetime(want["period"], utc=True)
-    merged = got[keys + [kpi]].merge(want, on=keys, how="outer", indicator=True)
+    merged = got[[*keys, kpi]].merge(want, on=keys, how="outer", indicator=True)
     missing = merged[merged["_merge"] == "right_only"]
     assert missing.empty, f"{kpi}: rows the engine did not return:\n{missing.head()}"
     extra = merged[(merged["_merge"] == "left_only") & merged[kpi].notna()]
@@ -123,9 +137,7 @@ def test_a_year_offset_at_week_grain_moves_days(tmp_path):
     want = o._query(sql, ["period"]).dropna()
     assert len(want) > 40
     merged = want.merge(got, on="period", how="left")
-    np.testing.assert_allclose(
-        merged["revenue_yoy_growth"].astype("float64"), merged["value"], rtol=1e-9
-    )
+    np.testing.assert_allclose(merged["revenue_yoy_growth"].astype("float64"), merged["value"], rtol=1e-9)
     # Weeks the oracle has no value for have none from the engine either.
     extra = got[~got["period"].isin(want["period"]) & got["revenue_yoy_growth"].notna()]
     assert extra.empty, extra.head()

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import oracle_sample as o  # noqa: E402
+import oracle_sample as o
 
 DATA = o.DATA
 P = lambda s: pd.Timestamp(s, tz="UTC")  # noqa: E731
@@ -29,10 +29,17 @@ def test_files_and_types():
     assert months == [f"month={y}-{m:02d}" for y in (2024, 2025) for m in range(1, 13)]
     orders = pq.read_schema(DATA / "orders" / "month=2024-01" / "part-0.parquet")
     assert [(f.name, str(f.type)) for f in orders] == [
-        ("order_id", "int64"), ("customer_id", "int64"), ("product_id", "int64"),
-        ("store_id", "int64"), ("tenant_id", "string"), ("channel", "string"),
-        ("status", "string"), ("ordered_at", "timestamp[us, tz=UTC]"), ("quantity", "int64"),
-        ("unit_price", "double"), ("discount", "double"),
+        ("order_id", "int64"),
+        ("customer_id", "int64"),
+        ("product_id", "int64"),
+        ("store_id", "int64"),
+        ("tenant_id", "string"),
+        ("channel", "string"),
+        ("status", "string"),
+        ("ordered_at", "timestamp[us, tz=UTC]"),
+        ("quantity", "int64"),
+        ("unit_price", "double"),
+        ("discount", "double"),
     ]
     assert str(pq.read_schema(DATA / "sessions" / "sessions-2024.parquet").field("started_at").type) == "timestamp[us]"
     assert str(pq.read_schema(DATA / "balances" / "balances-2024.parquet").field("snapshot_date").type) == "date32[day]"
@@ -50,12 +57,19 @@ def test_row_counts_and_keys():
     assert 0 < nulls < 100
     assert lo >= 1704067200 * 10**6 and hi < 1767225600 * 10**6  # within 2024-2025 UTC
     # Every order's month partition matches its timestamp.
-    assert con.execute(
-        f"SELECT count(*) FROM {orders} WHERE month <> strftime(make_timestamp(epoch_us(ordered_at)), '%Y-%m')"
-    ).fetchone()[0] == 0
+    assert (
+        con.execute(
+            f"SELECT count(*) FROM {orders} WHERE month <> strftime(make_timestamp(epoch_us(ordered_at)), '%Y-%m')"
+        ).fetchone()[0]
+        == 0
+    )
     # Foreign keys resolve (sessions may be anonymous).
-    for table, key, parent in [("orders", "customer_id", "customers"), ("orders", "product_id", "catalog"),
-                               ("orders", "store_id", "stores"), ("balances", "customer_id", "customers")]:
+    for table, key, parent in [
+        ("orders", "customer_id", "customers"),
+        ("orders", "product_id", "catalog"),
+        ("orders", "store_id", "stores"),
+        ("balances", "customer_id", "customers"),
+    ]:
         src = orders if table == "orders" else f"read_parquet('{DATA}/{table}/*.parquet')"
         missing = con.execute(
             f"SELECT count(*) FROM {src} AS a ANTI JOIN read_parquet('{DATA}/{parent}.parquet') AS b USING ({key})"
@@ -84,10 +98,11 @@ def test_derived_aov_equals_avg_measure():
 def test_cumulative_windows_add_up_months():
     r = values("revenue", tenant="acme")
     np.testing.assert_allclose(values("revenue_all_time", tenant="acme").to_numpy(), r.cumsum().to_numpy(), rtol=1e-9)
-    np.testing.assert_allclose(values("revenue_trailing_3m", tenant="acme").to_numpy(),
-                               r.rolling(3, min_periods=1).sum().to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(
+        values("revenue_trailing_3m", tenant="acme").to_numpy(), r.rolling(3, min_periods=1).sum().to_numpy(), rtol=1e-9
+    )
     ytd = values("revenue_ytd", tenant="acme")
-    assert math.isclose(ytd[P("2025-03-01")], r[P("2025-01-01"):P("2025-03-01")].sum(), rel_tol=1e-9)
+    assert math.isclose(ytd[P("2025-03-01")], r[P("2025-01-01") : P("2025-03-01")].sum(), rel_tol=1e-9)
     np.testing.assert_allclose(values("orders_mtd").to_numpy(), values("completed_orders").to_numpy())
 
 
@@ -97,7 +112,7 @@ def test_offsets():
     assert math.isnan(mom.iloc[0])
     assert math.isclose(mom[P("2025-01-01")], 100 * (r[P("2025-01-01")] / r[P("2024-12-01")] - 1), rel_tol=1e-9)
     yoy = values("revenue_yoy_growth")
-    assert yoy[: P("2024-12-01")].isna().all() and yoy[P("2025-01-01"):].notna().all()
+    assert yoy[: P("2024-12-01")].isna().all() and yoy[P("2025-01-01") :].notna().all()
 
 
 def test_tenants_partition_the_totals():

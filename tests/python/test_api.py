@@ -11,9 +11,10 @@ import time
 
 import pyarrow as pa
 import pytest
-from conftest import SAMPLE
 
 import canary
+import slow_project
+from conftest import SAMPLE
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def test_polars_reads_the_stream(result):
 
 def test_duckdb_queries_the_result_by_name(result):
     duckdb = pytest.importorskip("duckdb")
-    r = result  # DuckDB finds Python variables by name
+    r = result  # noqa: F841 (DuckDB finds Python variables by name)
     rows = duckdb.sql("select channel, sum(completed_orders) from r group by channel order by channel").fetchall()
     df = result.to_pandas()
     assert rows == [(c, int(df[df.channel == c].completed_orders.sum())) for c in sorted(df.channel.unique())]
@@ -89,7 +90,7 @@ def test_html_for_notebooks(result):
     html = result._repr_html_()
     assert html.startswith('<table class="canary-result">')
     assert html.count("<tr>") == 1 + 18
-    assert "<th style=\"text-align:right\">revenue</th>" in html
+    assert '<th style="text-align:right">revenue</th>' in html
     assert "18 rows" in html
 
 
@@ -111,7 +112,9 @@ def test_html_escapes_values(tmp_path):
         "measures:\n  - {name: n, agg: count}\n"
     )
     (root / "kpis" / "k.yaml").write_text("kpis:\n  - {id: rows, version: 1.0.0, type: simple, measure: t.n}\n")
-    pq.write_table(pa.table({"id": [1, 2], "label": ["<script>alert(1)</script>", "a & b"]}), root / "data" / "t.parquet")
+    pq.write_table(
+        pa.table({"id": [1, 2], "label": ["<script>alert(1)</script>", "a & b"]}), root / "data" / "t.parquet"
+    )
     html = canary.Project(root).compute("rows", grain=None, by="label")._repr_html_()
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "a &amp; b" in html
@@ -258,35 +261,72 @@ def test_missing_project_folder(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def slow(tmp_path_factory):
-    import slow_project
+def endless(tmp_path_factory):
+    """A project whose `users` by `user_id` at day grain reads 10^9 events (one Parquet file
+    of 10^6, hard-linked 1000 times): minutes of CPU even in a release build, many more in
+    the tests' debug build, so no machine finishes it before the tests interrupt it."""
+    root = slow_project.write(tmp_path_factory.mktemp("endless") / "p", 1_000_000, files=1, copies=1000)
+    return canary.Project(root)
 
-    return canary.Project(slow_project.write(tmp_path_factory.mktemp("slow") / "p", 3_000_000))
+
+#: CPU time the process spends, beyond what it had spent when compute() was called, that
+#: shows the engine is computing (the calling thread waits without using CPU).
+STARTED_CPU = 0.25
 
 
-def test_ctrl_c_interrupts_a_long_computation(slow):
-    """SIGINT 0.5 s into a computation that takes several seconds: KeyboardInterrupt comes
-    out of compute() promptly, and the project still works afterwards."""
-    timer = threading.Timer(0.5, os.kill, args=(os.getpid(), signal.SIGINT))
+def interrupt_once_computing(ready=lambda: True, limit=120.0):
+    """A thread sending SIGINT to this process once the engine has started computing (the
+    process has used `STARTED_CPU` more seconds of CPU than when this was called) and
+    `ready()` holds. Its `sent` is the `time.monotonic()` of the signal; it gives up after
+    `limit` seconds (leaving `sent` None), and sends nothing once `stop` is set."""
+    stop = threading.Event()
+    state = {"sent": None}
+    baseline = time.process_time()
+    deadline = time.monotonic() + limit
+
+    def run():
+        while not stop.is_set() and time.monotonic() < deadline:
+            if time.process_time() - baseline >= STARTED_CPU and ready():
+                state["sent"] = time.monotonic()
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.005)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, stop, state
+
+
+def test_ctrl_c_interrupts_a_long_computation(endless):
+    """SIGINT once the engine is demonstrably computing something that takes minutes:
+    KeyboardInterrupt comes out of compute() promptly after the signal, and the project
+    still works afterwards."""
+    thread, stop, state = interrupt_once_computing()
     completed = False
-    start = time.monotonic()
-    timer.start()
+    interrupted_at = None
     try:
-        slow.compute(["users", "p50_amount"], grain="day", by="user_id")
+        endless.compute("users", grain="day", by="user_id")
         completed = True
     except KeyboardInterrupt:
-        pass
+        interrupted_at = time.monotonic()
     finally:
-        timer.cancel()
-    elapsed = time.monotonic() - start
-    assert not completed, "the computation finished before the interrupt: make it longer"
-    assert elapsed < 2.0, f"KeyboardInterrupt took {elapsed:.2f} s"
-    assert slow.compute("users", grain="year").to_pandas()["users"].iloc[0] > 0
+        stop.set()
+        thread.join()
+    assert not completed, "a computation of 10^9 rows finished before the interrupt"
+    assert state["sent"] is not None, "the engine never started computing"
+    assert interrupted_at is not None
+    latency = interrupted_at - state["sent"]
+    assert latency < 2.0, f"KeyboardInterrupt took {latency:.2f} s after SIGINT"
+    pings = endless.compute("ping_count", grain=None).to_pandas()["ping_count"].tolist()
+    assert pings == [slow_project.PINGS_ROWS]
 
 
-def test_the_gil_is_released_while_computing(slow):
-    """A Python thread keeps running while the engine computes."""
+def test_the_gil_is_released_while_computing(endless):
+    """A Python thread keeps running while the engine computes: the interrupt is sent only
+    once a ticking thread has run 20 times after the engine started, so compute() (which
+    cannot finish by itself first) ends in KeyboardInterrupt only if the GIL was free."""
     ticks = 0
+    started = None
     done = threading.Event()
 
     def tick():
@@ -295,16 +335,28 @@ def test_the_gil_is_released_while_computing(slow):
             ticks += 1
             time.sleep(0.01)
 
-    t = threading.Thread(target=tick)
-    t.start()
-    start = time.monotonic()
-    slow.compute("users", grain="month", by="user_id")
-    elapsed = time.monotonic() - start
-    done.set()
-    t.join()
-    assert elapsed > 0.3
-    # A held GIL gives no ticks at all; released, about one per 10 ms (fewer when busy).
-    assert ticks >= 0.25 * elapsed / 0.01, (ticks, elapsed)
+    def ready():
+        nonlocal started
+        if started is None:
+            started = ticks
+        return ticks - started >= 20
+
+    ticker = threading.Thread(target=tick)
+    ticker.start()
+    thread, stop, state = interrupt_once_computing(ready)
+    completed = False
+    try:
+        endless.compute("users", grain="day", by="user_id")
+        completed = True
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        thread.join()
+        done.set()
+        ticker.join()
+    assert not completed, "a computation of 10^9 rows finished before the interrupt"
+    assert state["sent"] is not None, "the ticking thread did not run while the engine computed"
 
 
 def test_threads_compute_concurrently(project):

@@ -11,10 +11,10 @@ import runpy
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 
 import canary
 from canary import _native
+from conftest import ROOT
 
 FACADE = Path(canary.__file__).parent
 NOTEBOOK = ROOT / "docs" / "notebook.ipynb"
@@ -65,7 +65,9 @@ def test_the_stubs_describe_the_extension():
         obj = getattr(_native, name)
         if inspect.isclass(obj) and not issubclass(obj, BaseException):
             members = public(obj) - {"__arrow_c_stream__"} if name != "Result" else public(obj)
-            assert members <= declared[name] | {"__init__"}, f"{name}: {sorted(members - declared[name])} not in the stub"
+            assert members <= declared[name] | {"__init__"}, (
+                f"{name}: {sorted(members - declared[name])} not in the stub"
+            )
     assert (FACADE / "py.typed").exists()
 
 
@@ -105,7 +107,7 @@ def test_the_script_is_the_notebook():
     """docs/notebook.py is the notebook's code cells, in order (apart from comments)."""
 
     def code_lines(text: str) -> list[str]:
-        return [l for l in text.splitlines() if l.strip() and not l.lstrip().startswith("#")]
+        return [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
     assert code_lines(SCRIPT.read_text()) == code_lines(notebook_code())
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from conftest import period
 
 COMPLETED = "status == 'completed'"
@@ -104,7 +105,7 @@ def test_conversion_rate(project, orders, sessions):
     matched = matched[matched.ordered_at < matched.started_at + pd.Timedelta(days=7)]
     conversions = matched.groupby(period(matched.started_at, "month")).size()
     all_visits = sessions.groupby(period(sessions.started_at, "month")).size()
-    rate = (conversions.reindex(all_visits.index, fill_value=0) / all_visits)
+    rate = conversions.reindex(all_visits.index, fill_value=0) / all_visits
     assert_same(got(r, "session_conversion_rate", ["period"]), rate)
 
 
