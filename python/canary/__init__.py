@@ -10,6 +10,7 @@ DuckDB read without copying.
 """
 
 from canary import _native
+from canary._lineage import Lineage, Problem, Verification
 from canary._native import (
     CanaryError,
     DataError,
@@ -21,8 +22,7 @@ from canary._native import (
     QueryError,
     SpecError,
 )
-from canary._lineage import Lineage, Problem, Verification
-from canary._project import Explanation, Project, mf_query
+from canary._project import Explanation, Impact, Project, Validation, mf_query, validate
 from canary._result import Result
 
 __version__: str = _native.__version__
@@ -33,6 +33,7 @@ __all__ = [
     "Diagnostic",
     "Dimension",
     "Explanation",
+    "Impact",
     "InternalError",
     "Kpi",
     "Lineage",
@@ -42,7 +43,9 @@ __all__ = [
     "QueryError",
     "Result",
     "SpecError",
+    "Validation",
     "Verification",
     "__version__",
     "mf_query",
+    "validate",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from canary import _native
 
@@ -31,9 +31,10 @@ class Lineage:
 
     def to_dict(self) -> dict[str, Any]:
         """Canary's lineage document (see docs/lineage.md): a new dict each call."""
-        return json.loads(json.dumps(self._dict))
+        copy: dict[str, Any] = json.loads(json.dumps(self._dict))
+        return copy
 
-    def to_json(self, indent: Optional[int] = 2) -> str:
+    def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self._dict, indent=indent)
 
     @property
@@ -59,9 +60,17 @@ class Lineage:
         """A Mermaid flowchart."""
         return self._native.mermaid()
 
+    def render(self, format: str = "text") -> str:
+        """The lineage as ``canary lineage --format FORMAT`` prints it: ``text``, ``json``,
+        ``openlineage`` (one event per line), ``dot`` or ``mermaid``. OpenLineage events are
+        stamped by ``CANARY_NOW`` when it is set, as in the CLI.
+        """
+        return self._native.render(format)
+
     def to_openlineage(self) -> list[dict[str, Any]]:
-        """OpenLineage RunEvents (spec 2-0-2), stamped now: the query's event, whose
-        output carries the column-lineage facet, then one per product declaring raw sources."""
+        """OpenLineage RunEvents (spec 2-0-2), stamped now (or at ``CANARY_NOW``): the
+        query's event, whose output carries the column-lineage facet, then one per product
+        declaring raw sources."""
         return [json.loads(e) for e in self._native.openlineage()]
 
     def __str__(self) -> str:
@@ -77,7 +86,7 @@ class Problem:
     """Something verification found wrong, and where."""
 
     file: str
-    record: Optional[int]
+    record: int | None
     message: str
     #: Left by a run that did not finish (its next run removes it).
     uncommitted: bool
@@ -99,7 +108,7 @@ class Verification:
     records: int
     signed: int
     #: The last record's number and hash.
-    head: Optional[tuple[int, str]]
+    head: tuple[int, str] | None
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -110,14 +119,17 @@ class Verification:
         return self.ok
 
     @classmethod
-    def _from_json(cls, text: str) -> "Verification":
+    def _from_json(cls, text: str) -> Verification:
         d = json.loads(text)
-        head = tuple(d["head"]) if d["head"] is not None else None
+        head: tuple[int, str] | None = None
+        if d["head"] is not None:
+            number, digest = d["head"]
+            head = (number, digest)
         return cls(
             path=d["path"],
             bundle=d["bundle"],
             records=d["records"],
             signed=d["signed"],
-            head=head,  # type: ignore[arg-type]
+            head=head,
             problems=[Problem(**p) for p in d["problems"]],
         )

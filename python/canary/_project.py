@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
-from typing import Optional, Union
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from canary import _native
 from canary._args import Instant, Names, instant, names, optional_text
-from canary._native import Diagnostic, Dimension, Kpi, Product
 from canary._lineage import Lineage, Verification
+from canary._native import Diagnostic, Dimension, Kpi, Product
 from canary._result import Result
 
-PathLike = Union[str, "os.PathLike[str]"]
+if TYPE_CHECKING:
+    from canary._native import _Request
+
+PathLike: TypeAlias = str | os.PathLike[str]
 
 
 @dataclass(frozen=True)
@@ -24,13 +29,81 @@ class Explanation:
 
     logical: str
     optimized: str
-    sql: Optional[str]
+    sql: str | None
     #: Why the plan cannot be written as SQL, when it cannot.
-    sql_error: Optional[str]
+    sql_error: str | None
 
     def __str__(self) -> str:
         sql = self.sql if self.sql is not None else f"-- not expressible as SQL: {self.sql_error}"
         return f"{self.logical}\n\n{sql}"
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The outcome of :func:`canary.validate`: every problem of a project, or none.
+
+    ``str(validation)`` and :meth:`to_json` are exactly what ``canary validate`` prints;
+    ``bool(validation)`` is whether the project is valid.
+    """
+
+    diagnostics: list[Diagnostic]
+    #: Products and KPIs of a valid project (0 when there are problems).
+    products: int
+    kpis: int
+    _text: str = field(repr=False)
+    _json: str = field(repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return not self.diagnostics
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        return self._text
+
+    def to_json(self) -> str:
+        """The diagnostics as JSON, as ``canary validate --format json`` prints them."""
+        return self._json
+
+
+def validate(path: PathLike, files: Sequence[PathLike] = ()) -> Validation:
+    """Validate the project in ``path`` (specs and data), with extra spec ``files`` checked
+    as part of it, as ``canary validate`` does. Problems are the outcome, not an error: a
+    project that cannot be opened as a :class:`Project` can still be validated.
+
+    >>> canary.validate("examples/retail").ok
+    True
+    """
+    diagnostics, products, kpis, text, json_text = _native.validate(os.fspath(path), [os.fspath(f) for f in files])
+    return Validation(diagnostics, products, kpis, text, json_text)
+
+
+@dataclass(frozen=True)
+class Impact:
+    """What changed between two versions of a contract, and which KPIs and dimensions each
+    change affects (from :meth:`Project.impact`).
+
+    ``str(impact)`` and :meth:`to_json` are exactly what ``canary impact`` prints.
+    """
+
+    #: Whether a breaking change affects a KPI (``canary impact`` then exits 1).
+    breaks_kpis: bool
+    _text: str = field(repr=False)
+    _json: str = field(repr=False)
+
+    def __str__(self) -> str:
+        return self._text
+
+    def to_json(self) -> str:
+        return self._json
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report: ``product``, ``old_version``, ``new_version``, ``changes`` (each with
+        ``change``, ``kpis``, ``dimensions``) and ``untraced``."""
+        report: dict[str, Any] = json.loads(self._json)
+        return report
 
 
 class Project:
@@ -47,7 +120,7 @@ class Project:
     True
     """
 
-    def __init__(self, path: PathLike, tenant: Optional[str] = None) -> None:
+    def __init__(self, path: PathLike, tenant: str | None = None) -> None:
         self._native = _native.Project(os.fspath(path), optional_text(tenant, "tenant"))
 
     def __repr__(self) -> str:
@@ -55,7 +128,7 @@ class Project:
         return f"canary.Project({str(self.path)!r}{tenant}: {len(self.kpis)} KPIs, {len(self.products)} products)"
 
     @property
-    def path(self) -> "os.PathLike[str]":
+    def path(self) -> os.PathLike[str]:
         """The project folder."""
         return self._native.path
 
@@ -65,7 +138,7 @@ class Project:
         return self._native.name
 
     @property
-    def tenant(self) -> Optional[str]:
+    def tenant(self) -> str | None:
         """The tenant every computation is restricted to, if any."""
         return self._native.tenant
 
@@ -99,22 +172,31 @@ class Project:
         """
         return {p.id: p for p in self._native.products}
 
-    def dimensions(self, kpi: str) -> list[Dimension]:
-        """The dimensions ``kpi`` can be grouped by, named as ``by=`` takes them.
+    def dimensions(self, kpi: str | None = None) -> list[Dimension]:
+        """The dimensions ``kpi`` can be grouped by (without a KPI: every product's), named
+        as ``by=`` takes them, as ``canary list dimensions [--kpi KPI]`` lists them.
 
         >>> [d.name for d in project.dimensions("revenue")][:3]
         ['ordered_at', 'channel', 'status']
         """
-        return self._native.dimensions(kpi)
+        return self._native.dimensions(optional_text(kpi, "kpi"))
+
+    def impact(self, old: PathLike, new: PathLike) -> Impact:
+        """The impact of the contract ``new`` replacing ``old`` on this project's KPIs and
+        dimensions, as ``canary impact OLD NEW``: each a contract file, or ``REV:PATH`` for
+        the file at a git revision.
+        """
+        text, json_text, breaks = self._native.impact(os.fspath(old), os.fspath(new))
+        return Impact(breaks, text, json_text)
 
     def compute(
         self,
         kpis: Names,
-        grain: Optional[str] = "month",
+        grain: str | None = "month",
         by: Names = (),
-        where: Optional[str] = None,
-        start: Optional[Instant] = None,
-        end: Optional[Instant] = None,
+        where: str | None = None,
+        start: Instant | None = None,
+        end: Instant | None = None,
     ) -> Result:
         """Compute KPIs: one row per period (and dimension values), one column per KPI.
 
@@ -139,9 +221,9 @@ class Project:
     def lineage(
         self,
         kpis: Names,
-        grain: Optional[str] = None,
+        grain: str | None = None,
         by: Names = (),
-        where: Optional[str] = None,
+        where: str | None = None,
     ) -> Lineage:
         """Column-level lineage of KPIs, read off the plan that computes them.
 
@@ -153,7 +235,7 @@ class Project:
         """
         return Lineage(self._native.lineage(self._request(kpis, grain, by, where, None, None)))
 
-    def verify(self, path: Optional[PathLike] = None, key: Optional[PathLike] = None) -> Verification:
+    def verify(self, path: PathLike | None = None, key: PathLike | None = None) -> Verification:
         """Verify the project's evidence log (``canary run`` writes it), or an exported
         bundle at ``path``: every hash, the chain, the signatures and the results.
 
@@ -173,11 +255,11 @@ class Project:
     def explain(
         self,
         kpis: Names,
-        grain: Optional[str] = "month",
+        grain: str | None = "month",
         by: Names = (),
-        where: Optional[str] = None,
-        start: Optional[Instant] = None,
-        end: Optional[Instant] = None,
+        where: str | None = None,
+        start: Instant | None = None,
+        end: Instant | None = None,
     ) -> Explanation:
         """The plan :meth:`compute` would run for the same arguments, as text and SQL.
 
@@ -187,20 +269,18 @@ class Project:
         >>> e.sql.startswith("SELECT")
         True
         """
-        logical, optimized, sql, sql_error = self._native.explain(
-            self._request(kpis, grain, by, where, start, end)
-        )
+        logical, optimized, sql, sql_error = self._native.explain(self._request(kpis, grain, by, where, start, end))
         return Explanation(logical, optimized, sql, sql_error)
 
     @staticmethod
     def _request(
         kpis: Names,
-        grain: Optional[str],
+        grain: str | None,
         by: Names,
-        where: Optional[str],
-        start: Optional[Instant],
-        end: Optional[Instant],
-    ) -> dict[str, object]:
+        where: str | None,
+        start: Instant | None,
+        end: Instant | None,
+    ) -> _Request:
         selected = names(kpis, "kpis")
         if not selected:
             raise ValueError("name at least one KPI (an id or an @tag)")
@@ -219,12 +299,12 @@ def mf_query(
     data: PathLike,
     metrics: Names = (),
     group_by: Names = (),
-    where: Optional[Names] = None,
+    where: Names | None = None,
     order_by: Names = (),
-    limit: Optional[int] = None,
-    start_time: Optional[Instant] = None,
-    end_time: Optional[Instant] = None,
-    saved_query: Optional[str] = None,
+    limit: int | None = None,
+    start_time: Instant | None = None,
+    end_time: Instant | None = None,
+    saved_query: str | None = None,
 ) -> Result:
     """Answer a MetricFlow query, as ``canary mf query`` does.
 

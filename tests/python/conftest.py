@@ -4,6 +4,7 @@ project, and its data read with pandas (the independent side of every comparison
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -48,6 +49,15 @@ def period(ts: pd.Series, grain: str) -> pd.Series:
     naive = ts.dt.tz_convert("UTC").dt.tz_localize(None)
     freq = {"month": "M", "quarter": "Q", "year": "Y", "day": "D"}[grain]
     return naive.dt.to_period(freq).dt.start_time.dt.tz_localize("UTC")
+
+
+def copy_sample(dest: Path) -> Path:
+    """A copy of the sample project's specs in `dest`, over the sample's data (linked)."""
+    for sub in ("products", "kpis"):
+        shutil.copytree(SAMPLE / sub, dest / sub)
+    shutil.copy(SAMPLE / "canary.yaml", dest / "canary.yaml")
+    (dest / "data").symlink_to(SAMPLE / "data", target_is_directory=True)
+    return dest
 
 
 def require_shared(*parts: str) -> Path:

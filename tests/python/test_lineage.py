@@ -5,13 +5,12 @@ verification of a recorded run, and of one changed afterwards."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import CANARY_BIN, SAMPLE, require_shared
+from conftest import CANARY_BIN, SAMPLE, copy_sample, require_shared
 
 # Every KPI kind of the sample project, with and without drill-downs.
 QUERIES = [
@@ -40,9 +39,7 @@ def validators():
     def validator(url: str):
         base, _, pointer = url.partition("#")
         schema = {"$ref": url} if pointer else {"$ref": base}
-        return Draft202012Validator(
-            schema, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER
-        )
+        return Draft202012Validator(schema, registry=registry, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
     return validator
 
@@ -59,9 +56,7 @@ def validate_event(event: dict, validators) -> int:
 
 
 def cli(*args: str, cwd: Path = SAMPLE, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [CANARY_BIN, *args], cwd=cwd, capture_output=True, text=True, check=check
-    )
+    return subprocess.run([CANARY_BIN, *args], cwd=cwd, capture_output=True, text=True, check=check)
 
 
 @pytest.mark.parametrize("kpis,grain,by", QUERIES)
@@ -80,7 +75,7 @@ def test_openlineage_events_validate(project, validators, kpis, grain, by):
     facet = main["outputs"][0]["facets"]["columnLineage"]
     assert set(facet["fields"]) == set(project.compute(kpis, grain=grain, by=by).column_names)
     # The events of one query agree but for the run (ids and time).
-    for a, b in zip(events, cli_events):
+    for a, b in zip(events, cli_events, strict=True):
         assert a["job"] == b["job"] and a["outputs"] == b["outputs"] and a["inputs"] == b["inputs"]
 
 
@@ -117,7 +112,11 @@ def test_lineage_forms_equal_the_cli(project):
         "unit_price": ["TRANSFORMATION", "AGGREGATION"],
     }
     assert lineage.columns["channel"] == [
-        {"product": "orders", "column": "channel", "transformations": [{"type": "DIRECT", "subtype": "IDENTITY", "masking": False}]}
+        {
+            "product": "orders",
+            "column": "channel",
+            "transformations": [{"type": "DIRECT", "subtype": "IDENTITY", "masking": False}],
+        }
     ]
     raw = {(e["source"], e["source_column"]) for e in lineage.to_dict()["raw"] if e["column"] == "channel"}
     assert raw == {("shop.orders", "sales_channel")}
@@ -127,11 +126,7 @@ def test_lineage_forms_equal_the_cli(project):
 @pytest.fixture()
 def scratch(tmp_path: Path) -> Path:
     """A copy of the sample project's specs over its data, to record runs in."""
-    for sub in ("products", "kpis"):
-        shutil.copytree(SAMPLE / sub, tmp_path / sub)
-    shutil.copy(SAMPLE / "canary.yaml", tmp_path / "canary.yaml")
-    (tmp_path / "data").symlink_to(SAMPLE / "data", target_is_directory=True)
-    return tmp_path
+    return copy_sample(tmp_path)
 
 
 def test_verify_a_recorded_run_then_a_changed_one(scratch: Path):

@@ -4,13 +4,12 @@ same rows and values, or the same error."""
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import CANARY_BIN, ROOT, SHARED, require_shared
 
 import canary
+from conftest import CANARY_BIN, ROOT, SHARED, require_shared
 
 SUITE = ("conformance", "metricflow")
 MANIFEST = ("conformance", "metricflow", "semantic_manifest_yamls", "simple_manifest")
@@ -142,9 +141,7 @@ SAVED = {
         order_by=["-metric_time__day", "listing__capacity_latest", "-bookings", "views"],
         limit=10,
     ),
-    "saved_query_with_cumulative_metric": dict(
-        metrics=["trailing_2_months_revenue"], group_by=["metric_time__day"]
-    ),
+    "saved_query_with_cumulative_metric": dict(metrics=["trailing_2_months_revenue"], group_by=["metric_time__day"]),
     "saved_query_with_metric_joins_and_filter": dict(
         metrics=["bookings", "views", "bookings_per_view"],
         group_by=["listing__capacity_latest"],
@@ -176,3 +173,43 @@ def test_a_saved_query_refined_and_misused():
     assert "did you mean `p0_booking`" in e.value.hint
     with pytest.raises(canary.QueryError, match="brings its own metrics"):
         canary.mf_query(manifest, DATA, metrics="bookings", saved_query="p0_booking")
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message", "suggestion"),
+    [
+        ("--order-by", "nosuch", "cannot order by `nosuch`", "valid names: bookings, metric_time__day"),
+        ("--order-by", "-bookngs", "cannot order by `bookngs`", "did you mean `bookings`?"),
+        ("--metrics", "bookngs", "unknown metric `bookngs`", "did you mean `bookings`?"),
+        (
+            "--group-by",
+            "booking__is_instan",
+            "cannot resolve `booking__is_instan`",
+            "did you mean `booking__is_instant`?",
+        ),
+    ],
+)
+def test_a_typo_in_an_option_is_the_users_mistake(option: str, value: str, message: str, suggestion: str):
+    """A misspelt name in any option exits 2 naming what is valid, never as a bug; the wheel
+    raises the same message."""
+    args = {"--metrics": ["bookings"], "--group-by": ["metric_time__day"], "--order-by": []}
+    args[option] = [value]
+    cli_args = [f"{k}={','.join(v)}" for k, v in args.items() if v]
+    out = subprocess.run(
+        [CANARY_BIN, "mf", "query", "--manifest", str(require_shared(*MANIFEST)), "--data", str(DATA), *cli_args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 2, out.stderr
+    assert message in out.stderr and suggestion in out.stderr, out.stderr
+    assert "bug" not in out.stderr
+    with pytest.raises(canary.QueryError, match=message.replace("`", ".")) as e:
+        canary.mf_query(
+            require_shared(*MANIFEST),
+            DATA,
+            metrics=args["--metrics"],
+            group_by=args["--group-by"],
+            order_by=args["--order-by"],
+        )
+    assert e.value.hint is not None and suggestion in e.value.hint

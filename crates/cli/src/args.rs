@@ -50,10 +50,13 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = DiagFormat::Text)]
         format: DiagFormat,
     },
-    /// List the project's KPIs, products or dimensions.
+    /// List the project's KPIs, products or dimensions (each under the name --by takes).
     List {
         #[arg(value_enum)]
         what: ListWhat,
+        /// With `dimensions`: only those this KPI can be grouped by.
+        #[arg(long, value_name = "KPI")]
+        kpi: Option<String>,
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
@@ -68,8 +71,9 @@ pub enum Command {
         #[arg(long, short = 'o', value_name = "FILE")]
         output: Option<PathBuf>,
         /// wide: one column per KPI; long: one row per KPI with unit, target and status
-        /// (ok, warn, critical) against the KPI's thresholds.
-        #[arg(long, value_enum, default_value_t = Layout::Wide)]
+        /// (ok, warn, critical) against the KPI's thresholds; auto: wide, or long when a
+        /// table would be wider than the terminal.
+        #[arg(long, value_enum, default_value_t = Layout::Auto)]
         layout: Layout,
     },
     /// MetricFlow (dbt semantic layer) manifests: query them in-process over Parquet.
@@ -129,8 +133,8 @@ pub enum Command {
     Lineage {
         #[command(flatten)]
         query: QueryArgs,
-        #[arg(long, short = 'f', value_enum, default_value_t = LineageFormat::Text)]
-        format: LineageFormat,
+        #[arg(long, short = 'f', value_enum, default_value_t = LineageArg::Text)]
+        format: LineageArg,
     },
 }
 
@@ -187,7 +191,7 @@ pub enum ReportArg {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LineageFormat {
+pub enum LineageArg {
     /// Aligned text for people.
     Text,
     /// Canary's lineage document (docs/lineage.md).
@@ -294,6 +298,7 @@ pub struct QueryArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Layout {
+    Auto,
     Wide,
     Long,
 }

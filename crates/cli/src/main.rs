@@ -1,9 +1,11 @@
 //! `canary`: the command-line front door of the Canary KPI engine.
+//!
+//! Each command maps its arguments to one operation of `canary_core` and presents the
+//! outcome; nothing here computes. Every command returns an [`ExitStatus`], turned into the
+//! process's exit code in `main` and nowhere else.
 
 mod args;
 mod commands;
-mod evidence;
-mod init;
 mod output;
 mod progress;
 
@@ -14,43 +16,50 @@ use clap::Parser;
 
 use args::Cli;
 
-/// Exit codes, documented in docs/cli.md.
-pub mod exit {
-    /// Success.
-    pub const OK: u8 = 0;
-    /// The command ran and found problems (e.g. validation diagnostics).
-    pub const FINDINGS: u8 = 1;
-    /// Bad usage, or an error that stopped the command.
-    pub const ERROR: u8 = 2;
+/// How a command ended; documented in docs/cli.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Exit code 0: the command did what was asked and found nothing wrong.
+    Success,
+    /// Exit code 1: the command ran and found problems (diagnostics, a log that does not
+    /// verify, a breaking change, a replay that does not match).
+    Findings,
+    /// Exit code 2: bad usage, or an error stopped the command.
+    Error,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> ExitCode {
+        ExitCode::from(match status {
+            ExitStatus::Success => 0,
+            ExitStatus::Findings => 1,
+            ExitStatus::Error => 2,
+        })
+    }
 }
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { exit::ERROR } else { exit::OK };
             let _ = e.print();
-            return ExitCode::from(code);
+            // `--help` and `--version` are not errors.
+            let status = if e.use_stderr() {
+                ExitStatus::Error
+            } else {
+                ExitStatus::Success
+            };
+            return status.into();
         }
     };
     let style = output::Style::detect(cli.color);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt,
+    let status = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(commands::run(cli, &style)),
         Err(e) => {
-            report(&style, &format!("cannot start the runtime: {e}"), None);
-            return ExitCode::from(exit::ERROR);
+            output::report(&style, &format!("cannot start the runtime: {e}"), None);
+            ExitStatus::Error
         }
     };
-    let code = runtime.block_on(commands::run(cli, &style));
     let _ = std::io::stdout().flush();
-    ExitCode::from(code)
-}
-
-/// Print an error to stderr.
-pub fn report(style: &output::Style, message: &str, hint: Option<&str>) {
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "{}: {message}", style.error("error"));
-    if let Some(h) = hint {
-        let _ = writeln!(err, "  {}: {h}", style.hint("hint"));
-    }
+    status.into()
 }

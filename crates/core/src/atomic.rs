@@ -15,8 +15,19 @@ fn io(path: &Path, source: std::io::Error) -> CanaryError {
 }
 
 /// Write `path` atomically with what `write` writes to the file; an error of `write` is a
-/// [`CanaryError::Data`] and leaves nothing behind.
-pub fn write_with(path: &Path, write: impl FnOnce(&mut File) -> std::result::Result<(), String>) -> Result<()> {
+/// [`CanaryError::Io`] naming `path` and leaves nothing behind.
+///
+/// ```
+/// use std::io::Write;
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("out.csv");
+/// canary_core::atomic::write_with(&path, |f| f.write_all(b"a,b\n")).unwrap();
+/// assert_eq!(std::fs::read_to_string(&path).unwrap(), "a,b\n");
+/// let failed = canary_core::atomic::write_with(&path, |_| Err(std::io::Error::other("no")));
+/// assert!(failed.is_err());
+/// assert_eq!(std::fs::read_to_string(&path).unwrap(), "a,b\n");
+/// ```
+pub fn write_with(path: &Path, write: impl FnOnce(&mut File) -> std::io::Result<()>) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -26,7 +37,7 @@ pub fn write_with(path: &Path, write: impl FnOnce(&mut File) -> std::result::Res
         .prefix(".tmp-")
         .tempfile_in(dir)
         .map_err(|e| io(dir, e))?;
-    write(tmp.as_file_mut()).map_err(|message| CanaryError::Data { message })?;
+    write(tmp.as_file_mut()).map_err(|e| io(path, e))?;
     tmp.as_file().sync_all().map_err(|e| io(path, e))?;
     // Temporary files are private (0600); what is written is an ordinary file.
     #[cfg(unix)]
@@ -43,5 +54,5 @@ pub fn write_with(path: &Path, write: impl FnOnce(&mut File) -> std::result::Res
 
 /// Write `bytes` to `path` atomically.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_with(path, |f| f.write_all(bytes).map_err(|e| e.to_string()))
+    write_with(path, |f| f.write_all(bytes))
 }

@@ -38,3 +38,18 @@ pub fn run_id(at: DateTime<Utc>) -> uuid::Uuid {
     );
     uuid::Uuid::new_v7(ts)
 }
+
+/// A UUIDv7 for `at` whose other bits are taken from a hash of `seed` instead of chance:
+/// the same instant and seed give the same id, so output stamped by a [`FixedClock`] is
+/// reproducible.
+pub fn derived_run_id(at: DateTime<Utc>, seed: &[u8]) -> uuid::Uuid {
+    use sha2::Digest;
+    let digest = sha2::Sha256::new()
+        .chain_update(at.timestamp_nanos_opt().unwrap_or_default().to_be_bytes())
+        .chain_update(seed)
+        .finalize();
+    let mut bits = [0u8; 10];
+    bits.copy_from_slice(&digest[..10]);
+    let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+    uuid::Builder::from_unix_timestamp_millis(millis, &bits).into_uuid()
+}

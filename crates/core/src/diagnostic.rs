@@ -156,13 +156,74 @@ impl Diagnostic {
     }
 }
 
+/// How a front door highlights the parts of a message (colors in a terminal). The words
+/// are the core's; a front door only decorates them. Every method returns its text
+/// unchanged by default.
+pub trait Highlight {
+    /// A location (`file:line:column`).
+    fn location(&self, s: &str) -> String {
+        s.to_owned()
+    }
+    /// The severity word (`error`).
+    fn error(&self, s: &str) -> String {
+        s.to_owned()
+    }
+    /// The word `hint`.
+    fn hint(&self, s: &str) -> String {
+        s.to_owned()
+    }
+}
+
+/// No highlighting.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Plain;
+
+impl Highlight for Plain {}
+
+impl Diagnostic {
+    /// The diagnostic as text (`file:line:column: error[code]: message`, then the hint on
+    /// its own line), highlighted by `h`.
+    pub fn render(&self, h: &dyn Highlight) -> String {
+        let mut s = format!(
+            "{}: {}[{}]: {}",
+            h.location(&self.location.to_string()),
+            h.error("error"),
+            self.code,
+            self.message
+        );
+        if let Some(hint) = &self.hint {
+            s.push_str(&format!("\n  {}: {hint}", h.hint("hint")));
+        }
+        s
+    }
+}
+
+/// Every diagnostic on its own lines, then `N problem(s) found`.
+///
+/// ```
+/// use canary_core::diagnostic::{Code, Diagnostic, Location, Plain, render_all};
+/// let at = Location { file: "kpis/a.yaml".into(), line: 3, column: 1 };
+/// let d = Diagnostic::new(Code::UnknownKey, at, "unknown key `nmae`")
+///     .with_hint("did you mean `name`?");
+/// assert_eq!(
+///     render_all(&[d], &Plain),
+///     "kpis/a.yaml:3:1: error[C0102]: unknown key `nmae`\n  hint: did you mean `name`?\n1 problem found\n"
+/// );
+/// ```
+pub fn render_all(diags: &[Diagnostic], h: &dyn Highlight) -> String {
+    let mut s = String::new();
+    for d in diags {
+        s.push_str(&d.render(h));
+        s.push('\n');
+    }
+    let n = diags.len();
+    s.push_str(&format!("{n} problem{} found\n", if n == 1 { "" } else { "s" }));
+    s
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: error[{}]: {}", self.location, self.code, self.message)?;
-        if let Some(hint) = &self.hint {
-            write!(f, "\n  hint: {hint}")?;
-        }
-        Ok(())
+        f.write_str(&self.render(&Plain))
     }
 }
 
@@ -178,12 +239,24 @@ pub fn did_you_mean<'a>(unknown: &str, valid: impl IntoIterator<Item = &'a str>)
         .iter()
         .filter(|n| edit_distance(unknown, n) <= 2.max(unknown.len() / 3))
         .min_by_key(|n| edit_distance(unknown, n));
-    let list = names.join(", ");
+    // A long list is cut to the names closest to the unknown one.
+    let list = if names.len() > MAX_LISTED {
+        let mut closest = names.clone();
+        closest.sort_by_key(|n| (edit_distance(unknown, n), *n));
+        closest.truncate(MAX_LISTED);
+        closest.sort_unstable();
+        format!("{} (the {MAX_LISTED} closest of {})", closest.join(", "), names.len())
+    } else {
+        names.join(", ")
+    };
     match close {
         Some(c) => format!("did you mean `{c}`? valid names: {list}"),
         None => format!("valid names: {list}"),
     }
 }
+
+/// Names a hint lists at most.
+const MAX_LISTED: usize = 20;
 
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
@@ -212,5 +285,10 @@ mod tests {
         );
         assert_eq!(did_you_mean("zzz", ["a_long_name"]), "valid names: a_long_name");
         assert_eq!(did_you_mean("x", []), "there are none defined");
+        let many: Vec<String> = (0..50).map(|i| format!("metric_{i:02}")).collect();
+        let hint = did_you_mean("metric_7", many.iter().map(String::as_str));
+        assert!(hint.starts_with("did you mean `metric_07`? valid names: "), "{hint}");
+        assert!(hint.ends_with("(the 20 closest of 50)"), "{hint}");
+        assert_eq!(hint.matches("metric_").count(), 21, "{hint}");
     }
 }

@@ -15,9 +15,14 @@ pub enum CanaryError {
     #[error("{message}")]
     Query { message: String, hint: Option<String> },
 
-    /// The data could not be read or processed.
+    /// The data could not be read or processed; `source` is the error that said so, when
+    /// there was one.
     #[error("data error: {message}")]
-    Data { message: String },
+    Data {
+        message: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
 
     /// A file or folder could not be read or written.
     #[error("{path}: {source}")]
@@ -49,6 +54,22 @@ impl CanaryError {
         }
     }
 
+    /// A data error without an underlying error.
+    pub fn data(message: impl Into<String>) -> Self {
+        CanaryError::Data {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A data error caused by `source`.
+    pub fn data_caused(message: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        CanaryError::Data {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         CanaryError::Internal(message.into())
     }
@@ -60,16 +81,15 @@ impl CanaryError {
 
     /// An error from DataFusion while running a plan: reading data, memory, or a bug.
     pub fn execution(err: DataFusionError) -> Self {
-        match err.find_root() {
-            DataFusionError::ResourcesExhausted(m) => CanaryError::Data {
-                message: format!("out of memory: {m}; raise `settings.memory_limit`"),
-            },
-            DataFusionError::IoError(e) => CanaryError::Data { message: e.to_string() },
-            DataFusionError::ObjectStore(e) => CanaryError::Data { message: e.to_string() },
-            DataFusionError::ParquetError(e) => CanaryError::Data { message: e.to_string() },
-            DataFusionError::ArrowError(e, _) => CanaryError::Data { message: e.to_string() },
-            DataFusionError::Execution(m) => CanaryError::Data { message: m.clone() },
-            other => CanaryError::Internal(other.to_string()),
-        }
+        let message = match err.find_root() {
+            DataFusionError::ResourcesExhausted(m) => format!("out of memory: {m}; raise `settings.memory_limit`"),
+            DataFusionError::IoError(e) => e.to_string(),
+            DataFusionError::ObjectStore(e) => e.to_string(),
+            DataFusionError::ParquetError(e) => e.to_string(),
+            DataFusionError::ArrowError(e, _) => e.to_string(),
+            DataFusionError::Execution(m) => m.clone(),
+            other => return CanaryError::Internal(other.to_string()),
+        };
+        CanaryError::data_caused(message, err)
     }
 }

@@ -329,6 +329,17 @@ pub fn check_allowed(expr: &Expr) -> Result<(), ExprError> {
     }
 }
 
+/// Check that a parsed filter `e` (the text `sql`) is a boolean condition over `schema`.
+pub fn check_boolean(e: &Expr, schema: &DFSchema, sql: &str) -> Result<(), ExprError> {
+    match e.get_type(schema) {
+        Ok(DataType::Boolean | DataType::Null) => Ok(()),
+        Ok(t) => Err(ExprError::Invalid(format!(
+            "`{sql}` is of type {t}, not a boolean condition"
+        ))),
+        Err(err) => Err(ExprError::Invalid(err.to_string())),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -1,10 +1,9 @@
-//! `canary init`: a new project that works as it is, with generated sample data.
+//! A new project that works as it is, with generated sample data (`canary init`).
 
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use canary_core::CanaryError;
+use crate::error::{CanaryError, Result};
 use chrono::{Duration, TimeZone, Utc};
 use datafusion::arrow::array::{
     ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
@@ -84,8 +83,21 @@ kpis:
     unit: EUR
 ";
 
-/// Create `dir` with a project, its specs and sample data.
-pub fn run(dir: &Path) -> Result<(), CanaryError> {
+/// Create `dir` with a project, its specs and sample data: the operation behind
+/// `canary init`.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let project = dir.path().join("kpis");
+/// canary_core::scaffold::create_project(&project).unwrap();
+/// assert!(project.join("canary.yaml").is_file());
+/// assert!(canary_core::scaffold::create_project(&project).is_err(), "not empty any more");
+/// ```
+///
+/// # Errors
+/// A query error when `dir` exists and is not empty; an I/O error when a file cannot be
+/// written.
+pub fn create_project(dir: &Path) -> Result<()> {
     let io = |path: &Path, e: std::io::Error| CanaryError::Io {
         path: path.display().to_string(),
         source: e,
@@ -113,17 +125,11 @@ pub fn run(dir: &Path) -> Result<(), CanaryError> {
         ArrowWriter::try_new(file, batch.schema(), None).map_err(|e| CanaryError::internal(e.to_string()))?;
     writer.write(&batch).map_err(|e| CanaryError::internal(e.to_string()))?;
     writer.close().map_err(|e| CanaryError::internal(e.to_string()))?;
-    let _ = writeln!(
-        std::io::stderr(),
-        "created {}: try `canary --project {} compute revenue sales average_sale --grain month --by region`",
-        dir.display(),
-        dir.display()
-    );
     Ok(())
 }
 
 /// 2,000 sales over 2025, from a fixed-seed generator (the same file every time).
-fn sample_sales() -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
+fn sample_sales() -> std::result::Result<RecordBatch, datafusion::arrow::error::ArrowError> {
     let mut state: u64 = 0x2545_F491_4F6C_DD1D;
     let mut next = move || {
         state ^= state << 13;

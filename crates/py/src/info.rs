@@ -204,22 +204,14 @@ impl Dimension {
     }
 }
 
-/// The dimensions of `kpi` in `project`, named as `by=` takes them.
-pub fn dimensions(project: &canary_core::Project, kpi: &str) -> Vec<Dimension> {
-    let pairs = project.kpi_dimensions(kpi);
-    pairs
-        .iter()
-        .filter_map(|(p, d)| {
-            let product = project.product(p)?;
-            let dim = product.dimensions.get(d)?;
-            let shared = pairs.iter().filter(|(_, other)| other == d).count() > 1;
-            Some(Dimension {
-                name: if shared { format!("{p}.{d}") } else { d.clone() },
-                product: p.clone(),
-                r#type: dim.kind.as_str().to_owned(),
-                granularity: dim.granularity.map(|g| g.to_string()),
-                description: dim.description.clone(),
-            })
-        })
-        .collect()
+impl From<canary_core::model::GroupableDimension> for Dimension {
+    fn from(d: canary_core::model::GroupableDimension) -> Self {
+        Dimension {
+            name: d.name,
+            product: d.product,
+            r#type: d.kind.as_str().to_owned(),
+            granularity: d.granularity.map(|g| g.to_string()),
+            description: d.description,
+        }
+    }
 }

@@ -49,6 +49,26 @@ fn mf_query(
     Ok(result::Result::new(result, None, Vec::new()))
 }
 
+/// Validate the project in `path` (with extra spec `files`) as `canary validate` does:
+/// `(diagnostics, products, kpis, text, json)`, the texts exactly as the CLI prints them.
+#[pyfunction]
+#[pyo3(signature = (path, files))]
+fn validate(
+    py: Python<'_>,
+    path: PathBuf,
+    files: Vec<PathBuf>,
+) -> PyResult<(Vec<info::Diagnostic>, usize, usize, String, String)> {
+    let options = canary_core::OpenOptions {
+        extra_files: files,
+        ..project::environment()?.open_options()
+    };
+    let v = runtime::run(py, async move { canary_core::Engine::validate(&path, &options).await })?;
+    let text = v.to_text(&canary_core::diagnostic::Plain);
+    let json = v.to_json();
+    let diagnostics = v.diagnostics.into_iter().map(info::Diagnostic::from).collect();
+    Ok((diagnostics, v.products, v.kpis, text, json))
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -60,6 +80,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<info::Product>()?;
     m.add_class::<info::Dimension>()?;
     m.add_function(wrap_pyfunction!(mf_query, m)?)?;
+    m.add_function(wrap_pyfunction!(validate, m)?)?;
     errors::register(m)?;
     Ok(())
 }

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use canary_core::Engine;
-use canary_core::clock::SystemClock;
-use canary_core::lineage::{self, OpenLineageContext};
+use canary_core::clock::Clock;
+use canary_core::lineage::{self, LineageFormat};
 use pyo3::prelude::*;
 
 use crate::errors::to_py;
@@ -16,16 +16,30 @@ pub struct Lineage {
     kpis: Vec<String>,
     schema: Vec<(String, String)>,
     lineage: lineage::Lineage,
+    /// Stamps OpenLineage events: `CANARY_NOW` when set, as in the CLI.
+    clock: Arc<dyn Clock>,
 }
 
 impl Lineage {
-    pub fn new(engine: Arc<Engine>, kpis: Vec<String>, traced: canary_core::Traced) -> Lineage {
+    pub fn new(engine: Arc<Engine>, kpis: Vec<String>, traced: canary_core::Traced, clock: Arc<dyn Clock>) -> Lineage {
         Lineage {
             engine,
             kpis,
             schema: traced.output_schema(),
             lineage: traced.lineage,
+            clock,
         }
+    }
+
+    fn render_as(&self, format: LineageFormat) -> String {
+        lineage::render(
+            &self.lineage,
+            &self.schema,
+            self.engine.project(),
+            &self.kpis,
+            format,
+            self.clock.as_ref(),
+        )
     }
 }
 
@@ -40,25 +54,29 @@ impl Lineage {
         json(&self.lineage.to_json())
     }
 
+    /// The lineage in `format` (`text`, `json`, `openlineage`, `dot`, `mermaid`), exactly as
+    /// `canary lineage --format FORMAT` prints it.
+    fn render(&self, format: &str) -> PyResult<String> {
+        Ok(self.render_as(format.parse().map_err(to_py)?))
+    }
+
     fn text(&self) -> String {
-        lineage::to_text(&self.lineage)
+        self.render_as(LineageFormat::Text)
     }
 
     fn dot(&self) -> String {
-        lineage::to_dot(&self.lineage)
+        self.render_as(LineageFormat::Dot)
     }
 
     fn mermaid(&self) -> String {
-        lineage::to_mermaid(&self.lineage)
+        self.render_as(LineageFormat::Mermaid)
     }
 
-    /// OpenLineage RunEvents as JSON texts, stamped now with a new run id.
-    fn openlineage(&self) -> PyResult<Vec<String>> {
-        let project = self.engine.project();
-        let ctx = OpenLineageContext::for_query(project, &self.kpis, &SystemClock);
-        lineage::to_openlineage(&self.lineage, project, &ctx, &self.schema)
-            .iter()
-            .map(json)
+    /// OpenLineage RunEvents as JSON texts, stamped by the clock (`CANARY_NOW`, else now).
+    fn openlineage(&self) -> Vec<String> {
+        self.render_as(LineageFormat::OpenLineage)
+            .lines()
+            .map(str::to_owned)
             .collect()
     }
 }

@@ -3,11 +3,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use canary_core::{CanaryError, Engine, OpenOptions, QueryRequest, StorageOptions};
+use canary_core::{CanaryError, Engine, Environment, QueryRequest};
 use pyo3::prelude::*;
 
 use crate::errors::to_py;
-use crate::info::{Diagnostic, Dimension, Kpi, Product, dimensions};
+use crate::info::{Diagnostic, Dimension, Kpi, Product};
 use crate::lineage::Lineage;
 use crate::result::Result;
 use crate::runtime::run;
@@ -20,11 +20,10 @@ pub struct Project {
     tenant: Option<String>,
 }
 
-fn options() -> OpenOptions {
-    OpenOptions {
-        storage: StorageOptions::from_vars(std::env::vars()),
-        ..OpenOptions::default()
-    }
+/// The settings from the process's environment (`AWS_*`, `CANARY_NOW`), read as the CLI
+/// reads them.
+pub fn environment() -> PyResult<Environment> {
+    Environment::from_vars(std::env::vars()).map_err(to_py)
 }
 
 /// The arguments of `compute` and `explain`, as the facade passes them.
@@ -60,7 +59,8 @@ impl Project {
     #[pyo3(signature = (path, tenant=None))]
     fn new(py: Python<'_>, path: PathBuf, tenant: Option<String>) -> PyResult<Project> {
         let root = path.clone();
-        let engine = run(py, async move { Engine::open_with(&path, &options()).await })?;
+        let options = environment()?.open_options();
+        let engine = run(py, async move { Engine::open_with(&path, &options).await })?;
         Ok(Project {
             engine: Arc::new(engine),
             root,
@@ -88,14 +88,9 @@ impl Project {
     /// Validate the specs and data as they are on disk now; every problem, or none.
     fn validate(&self, py: Python<'_>) -> PyResult<Vec<Diagnostic>> {
         let root = self.root.clone();
-        let outcome = run(py, async move {
-            match Engine::open_with(&root, &options()).await {
-                Ok(_) => Ok(Vec::new()),
-                Err(CanaryError::Spec(diags)) => Ok(diags),
-                Err(other) => Err(other),
-            }
-        })?;
-        Ok(outcome.into_iter().map(Diagnostic::from).collect())
+        let options = environment()?.open_options();
+        let v = run(py, async move { Engine::validate(&root, &options).await })?;
+        Ok(v.diagnostics.into_iter().map(Diagnostic::from).collect())
     }
 
     /// The KPIs, in project order.
@@ -120,16 +115,22 @@ impl Project {
             .collect()
     }
 
-    /// The dimensions `kpi` can be grouped by.
-    fn dimensions(&self, kpi: &str) -> PyResult<Vec<Dimension>> {
-        let project = self.engine.project();
-        if project.kpi(kpi).is_none() {
-            return Err(to_py(CanaryError::query_hint(
-                format!("unknown KPI `{kpi}`"),
-                canary_core::diagnostic::did_you_mean(kpi, project.kpis.keys().map(String::as_str)),
-            )));
-        }
-        Ok(dimensions(project, kpi))
+    /// The dimensions `kpi` (or, without one, any query) can be grouped by.
+    #[pyo3(signature = (kpi=None))]
+    fn dimensions(&self, kpi: Option<&str>) -> PyResult<Vec<Dimension>> {
+        let dims = self.engine.project().groupable_dimensions(kpi).map_err(to_py)?;
+        Ok(dims.into_iter().map(Dimension::from).collect())
+    }
+
+    /// The impact of the contract `new` replacing `old` (files, or `REV:PATH`), as
+    /// `(text, json, breaks_kpis)`.
+    fn impact(&self, py: Python<'_>, old: String, new: String) -> PyResult<(String, String, bool)> {
+        let root = self.root.clone();
+        let options = environment()?.open_options();
+        let report = run(py, async move {
+            canary_core::impact::impact_of(&root, &old, &new, &options).await
+        })?;
+        Ok((report.to_text(), report.to_json(), report.breaks_kpis()))
     }
 
     /// Compute KPIs.
@@ -153,7 +154,12 @@ impl Project {
         let engine = Arc::clone(&self.engine);
         let kpis = query.kpis.clone();
         let traced = run(py, async move { engine.lineage(&query).await })?;
-        Ok(Lineage::new(Arc::clone(&self.engine), kpis, traced))
+        Ok(Lineage::new(
+            Arc::clone(&self.engine),
+            kpis,
+            traced,
+            environment()?.clock,
+        ))
     }
 
     /// Verify the project's evidence log (or the folder `path`): JSON of the verification.

@@ -221,7 +221,11 @@ fn list_and_explain() {
     );
     assert!(stdout.contains("revenue_growth,derived,1.0.0,ratio,neutral,,,Revenue growth on the previous period"));
     let out = canary(&["--project", &p, "list", "dimensions", "--format", "csv"]);
-    assert!(text(&out.stdout).contains("sales.sold_at,time,day,sales,"));
+    assert!(
+        text(&out.stdout).contains("sold_at,sales,time,day,"),
+        "{}",
+        text(&out.stdout)
+    );
 
     let out = canary(&["--project", &p, "explain", "revenue", "sales", "--grain", "month"]);
     assert_eq!(out.status.code(), Some(0));

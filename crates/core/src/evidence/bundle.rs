@@ -1,6 +1,6 @@
 //! Exported bundles: the runs of one KPI with everything that proves them, checked offline.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
@@ -8,10 +8,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::canonical::{canonical_json, sha256_hex};
+use super::chain::{Checker, Verification, list, read_parquet, short, walk_chain};
 use super::record::Record;
 use super::sign::VerifyingKey;
 use super::store::{Head, LOG, OBJECTS, Store, record_name};
-use super::verify::{Checker, Verification, list, read_parquet, short};
 use crate::clock::Clock;
 use crate::error::{CanaryError, Result};
 
@@ -35,6 +35,15 @@ impl ReportFormat {
             ReportFormat::Html => "report.html",
         }
     }
+}
+
+/// Whether `dir` is (or was) an exported bundle: it holds a manifest or a report. A
+/// bundle whose manifest was removed is verified as a bundle, and reported as such.
+pub(crate) fn is_bundle(dir: &Path) -> bool {
+    dir.join(BUNDLE_FILE).is_file()
+        || [ReportFormat::Markdown, ReportFormat::Html]
+            .iter()
+            .any(|f| dir.join(f.file()).is_file())
 }
 
 /// What to export.
@@ -70,11 +79,11 @@ struct Manifest {
 /// Write the runs of `options.kpi` in the range, from the project's log, to the new folder
 /// `out`. Returns the number of runs exported.
 pub fn export(root: &Path, options: &ExportOptions, out: &Path, clock: &dyn Clock) -> Result<usize> {
-    let (verification, records) = super::verify::verify_log(root);
+    let (verification, records) = super::log_check::verify_log(root);
     if let Some(p) = verification.problems.first() {
-        return Err(CanaryError::Data {
-            message: format!("the evidence log does not verify, so it is not exported: {p}"),
-        });
+        return Err(CanaryError::data(format!(
+            "the evidence log does not verify, so it is not exported: {p}"
+        )));
     }
     if out.exists() && std::fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(true) {
         return Err(CanaryError::query(format!(
@@ -200,6 +209,16 @@ pub(crate) fn verify_bundle(dir: &Path, key: Option<&VerifyingKey>) -> Verificat
             return failed(c, None);
         }
     };
+    if manifest.format != BUNDLE_FORMAT {
+        c.problem(
+            BUNDLE_FILE,
+            None,
+            format!(
+                "unknown bundle format `{}` (this Canary reads `{BUNDLE_FORMAT}`)",
+                manifest.format
+            ),
+        );
+    }
     let canonical = serde_json::to_value(&manifest)
         .map(|v| canonical_json(&v) + "\n")
         .unwrap_or_default();
@@ -212,53 +231,35 @@ pub(crate) fn verify_bundle(dir: &Path, key: Option<&VerifyingKey>) -> Verificat
     }
     let mut present = Vec::new();
     walk(dir, "", &mut present);
+    // Files the manifest does not list, or lists with another SHA-256: blamed once the
+    // records have said whether the file or the manifest is the one that changed.
+    let mut unlisted = Vec::new();
+    let mut differing = Vec::new();
     for rel in &present {
         if rel == BUNDLE_FILE {
             continue;
         }
         match manifest.files.get(rel) {
-            None => c.problem(rel, None, "the manifest does not list this file"),
+            None => unlisted.push(rel.clone()),
             Some(sha) => match std::fs::read(dir.join(rel)) {
                 Ok(b) if &sha256_hex(&b) == sha => {}
-                _ => c.problem(rel, None, "its SHA-256 differs from the manifest's"),
+                _ => differing.push(rel.clone()),
             },
         }
     }
-    for rel in manifest.files.keys() {
-        if !present.contains(rel) {
-            c.problem(rel, None, "is listed in the manifest but missing");
-        }
-    }
-    let mut records: Vec<Record> = Vec::new();
-    let mut previous: Option<String> = None;
-    for seq in manifest.first..=manifest.head.seq {
-        let file = format!("{LOG}/{}", record_name(seq));
-        if !present.contains(&file) {
-            c.problem(&file, Some(seq), "is missing from the bundle");
-            previous = None;
-            continue;
-        }
-        let Some(r) = c.record(&file, seq) else {
-            previous = None;
-            continue;
-        };
-        let expected = if seq == 1 {
-            Some(super::record::ZERO_HASH.to_owned())
-        } else {
-            previous.clone()
-        };
-        if let Some(prev) = expected
-            && r.prev != prev
-        {
-            c.problem(
-                &file,
-                Some(seq),
-                format!("does not follow record {} (its previous hash differs)", seq - 1),
-            );
-        }
-        previous = Some(r.hash.clone());
-        records.push(r);
-    }
+    let missing: Vec<String> = manifest
+        .files
+        .keys()
+        .filter(|rel| !present.contains(rel))
+        .cloned()
+        .collect();
+    let records = walk_chain(
+        &mut c,
+        manifest.first..=manifest.head.seq,
+        |seq| present.contains(&format!("{LOG}/{}", record_name(seq))),
+        "bundle",
+        |_, _| {},
+    );
     match records.last() {
         Some(last) if last.seq == manifest.head.seq && last.hash == manifest.head.hash => {}
         _ => c.problem(
@@ -285,8 +286,69 @@ pub(crate) fn verify_bundle(dir: &Path, key: Option<&VerifyingKey>) -> Verificat
     let chosen: Vec<&Record> = records.iter().filter(|r| manifest.selected.contains(&r.seq)).collect();
     let expected = render(&manifest, &chosen, dir, manifest.report);
     let report = manifest.report.file();
-    if std::fs::read(dir.join(report)).ok().as_deref() != Some(expected.as_bytes()) {
-        c.problem(report, None, "differs from the report the records give");
+    let written = std::fs::read(dir.join(report)).ok();
+    if written.as_deref() != Some(expected.as_bytes()) {
+        // The report is made from the manifest and the records: a report as the manifest
+        // lists it means the manifest's own fields were changed.
+        let as_listed = written
+            .as_deref()
+            .is_some_and(|b| manifest.files.get(report) == Some(&sha256_hex(b)));
+        if as_listed {
+            c.problem(
+                BUNDLE_FILE,
+                None,
+                format!("its fields do not give the report `{report}` it lists: the manifest was edited"),
+            );
+        } else {
+            c.problem(report, None, "differs from the report the records give");
+        }
+    }
+    // Every file of a bundle is also checked against the records (a record against its
+    // hash and the chain, a result against its record, an object against its name, the
+    // report against the records): a file that passed those is as exported, so the
+    // manifest's SHA-256 of it is what was changed.
+    // The files an export of these records writes.
+    let mut expected: BTreeSet<String> = (manifest.first..=manifest.head.seq)
+        .map(|seq| format!("{LOG}/{}", record_name(seq)))
+        .collect();
+    expected.insert(report.to_owned());
+    for r in &chosen {
+        expected.insert(r.result.file.path.clone());
+        expected.extend(r.specs.iter().map(|s| format!("{OBJECTS}/{}", s.object)));
+    }
+    let confirmed = |c: &Checker<'_>, rel: &str| expected.contains(rel) && !c.problems.iter().any(|p| p.file == rel);
+    for rel in unlisted {
+        if confirmed(&c, &rel) {
+            c.problem(
+                BUNDLE_FILE,
+                None,
+                format!("does not list `{rel}`, which the records name: the manifest was edited"),
+            );
+        } else {
+            c.problem(&rel, None, "the manifest does not list this file");
+        }
+    }
+    for rel in differing {
+        if confirmed(&c, &rel) {
+            c.problem(
+                BUNDLE_FILE,
+                None,
+                format!("lists a SHA-256 of `{rel}` that is not the file's, which the records confirm: the manifest was edited"),
+            );
+        } else {
+            c.problem(&rel, None, "its SHA-256 differs from the manifest's");
+        }
+    }
+    for rel in missing {
+        if expected.contains(&rel) {
+            c.problem(&rel, None, "is listed in the manifest but missing");
+        } else {
+            c.problem(
+                BUNDLE_FILE,
+                None,
+                format!("lists `{rel}`, which the records do not name: the manifest was edited"),
+            );
+        }
     }
     Verification {
         path: dir.to_path_buf(),
@@ -318,6 +380,28 @@ fn render(manifest: &Manifest, records: &[&Record], dir: &Path, format: ReportFo
             manifest.created,
             manifest.head.seq,
             manifest.head.hash
+        )),
+        // Every field of the manifest shows in the report, so that none can be changed
+        // without the report (whose SHA-256 the manifest lists) telling.
+        Block::Para(format!(
+            "Runs started {}, {}; records {} to {} of the log; selected: {}. Bundle format `{}`.",
+            manifest
+                .from
+                .as_deref()
+                .map_or("at any time".to_owned(), |t| format!("from {t}")),
+            manifest
+                .to
+                .as_deref()
+                .map_or("with no end".to_owned(), |t| format!("before {t}")),
+            manifest.first,
+            manifest.head.seq,
+            manifest
+                .selected
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            manifest.format
         )),
     ];
     for r in records {

@@ -15,16 +15,21 @@
 
 mod bundle;
 mod canonical;
+mod chain;
+mod log_check;
 mod record;
 mod run;
 mod sign;
 mod store;
+mod text;
 mod verify;
 
 pub use bundle::{ExportOptions, ReportFormat, export};
 pub use canonical::{canonical_json, result_hash, sha256_hex};
+pub use chain::{Problem, Verification};
 pub use record::{Artifact, EngineInfo, InputFile, PlanRef, Record, ResultRef, Signature, SpecRef, ZERO_HASH};
 pub use run::{Published, Replay, ReplayOutcome, publish, replay};
-pub use sign::{SigningKey, VerifyingKey, generate_key};
+pub use sign::{PublicKeyFile, SigningKey, VerifyingKey, generate_key, write_key_pair};
 pub use store::{EVIDENCE_DIR, Store};
-pub use verify::{Problem, Verification, verify};
+pub use text::{log_json, log_text};
+pub use verify::verify;

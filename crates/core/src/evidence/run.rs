@@ -8,10 +8,10 @@ use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 use sha2::{Digest, Sha256};
 
 use super::canonical::{canonical_json, hex, result_hash, sha256_hex};
+use super::log_check::verify_log;
 use super::record::{Artifact, EngineInfo, InputFile, PlanRef, RECORD_FORMAT, Record, ResultRef, SpecRef, ZERO_HASH};
 use super::sign::SigningKey;
 use super::store::{HEAD, Head, OBJECTS, RUNS, Store};
-use super::verify::verify_log;
 use crate::clock::{Clock, run_id};
 use crate::error::{CanaryError, Result};
 use crate::exec::{Engine, QueryResult};
@@ -44,11 +44,9 @@ pub async fn publish(
     let _lock = store.lock()?;
     let (check, committed) = verify_log(&project.root);
     if let Some(p) = check.problems.iter().find(|p| !p.uncommitted) {
-        return Err(CanaryError::Data {
-            message: format!(
-                "the evidence log does not verify, so no run is added to it: {p} (see `canary evidence verify`)"
-            ),
-        });
+        return Err(CanaryError::data(format!(
+            "the evidence log does not verify, so no run is added to it: {p} (see `canary evidence verify`)"
+        )));
     }
     let head = check.head.map(|(seq, hash)| Head { seq, hash });
     store.recover(head.as_ref(), &committed)?;
@@ -278,14 +276,13 @@ fn located(engine: &Engine, lineage: &Lineage) -> Result<Vec<Located>> {
 
 async fn sha256_of(store: &dyn ObjectStore, meta: &ObjectMeta) -> Result<String> {
     let mut h = Sha256::new();
-    let got = store.get(&meta.location).await.map_err(|e| CanaryError::Data {
-        message: format!("cannot read `{}`: {e}", meta.location),
-    })?;
+    let got = store
+        .get(&meta.location)
+        .await
+        .map_err(|e| CanaryError::data_caused(format!("cannot read `{}`: {e}", meta.location), e))?;
     let mut stream = got.into_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| CanaryError::Data {
-            message: format!("cannot read `{}`: {e}", meta.location),
-        })?;
+        let chunk = chunk.map_err(|e| CanaryError::data_caused(format!("cannot read `{}`: {e}", meta.location), e))?;
         h.update(&chunk);
     }
     Ok(hex(&h.finalize()))
@@ -317,20 +314,23 @@ async fn hash_inputs(engine: &Engine, lineage: &Lineage, cache: &HashMap<CacheKe
 /// Fail when an input file changed while the run read it.
 async fn check_unchanged(engine: &Engine, lineage: &Lineage, inputs: &[InputFile]) -> Result<()> {
     for (f, recorded) in located(engine, lineage)?.iter().zip(inputs) {
-        let now = f.store.head(&f.meta.location).await.map_err(|e| CanaryError::Data {
-            message: format!("`{}` disappeared during the run: {e}", f.path),
-        })?;
+        let now = f
+            .store
+            .head(&f.meta.location)
+            .await
+            .map_err(|e| CanaryError::data_caused(format!("`{}` disappeared during the run: {e}", f.path), e))?;
         if now.size != recorded.size || modified(&now) != recorded.modified {
-            return Err(CanaryError::Data {
-                message: format!("`{}` changed during the run; nothing was published", f.path),
-            });
+            return Err(CanaryError::data(format!(
+                "`{}` changed during the run; nothing was published",
+                f.path
+            )));
         }
     }
     Ok(())
 }
 
 /// What a replay found.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReplayOutcome {
     /// Recomputed from the same inputs: the result hash matches.
     Matches,
@@ -373,12 +373,10 @@ pub async fn replay(engine: &Engine, run: &str) -> Result<Replay> {
         }
     };
     if record.compute_hash()? != record.hash {
-        return Err(CanaryError::Data {
-            message: format!(
-                "record {} does not match its hash; run `canary evidence verify`",
-                record.seq
-            ),
-        });
+        return Err(CanaryError::data(format!(
+            "record {} does not match its hash; run `canary evidence verify`",
+            record.seq
+        )));
     }
     let mut changed = Vec::new();
     let query = record.query.resolve(engine.project())?;
@@ -406,8 +404,8 @@ pub async fn replay(engine: &Engine, run: &str) -> Result<Replay> {
                     changed.push(format!(
                         "{}: the input file changed (SHA-256 {} then, {} now)",
                         then.path,
-                        super::verify::short(&then.sha256),
-                        super::verify::short(&sha)
+                        super::chain::short(&then.sha256),
+                        super::chain::short(&sha)
                     ));
                 }
             }

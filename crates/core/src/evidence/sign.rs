@@ -113,3 +113,63 @@ pub fn generate_key() -> Result<SigningKey> {
     getrandom::fill(&mut seed).map_err(|e| CanaryError::internal(format!("no randomness for a key: {e}")))?;
     Ok(SigningKey(ed25519_dalek::SigningKey::from_bytes(&seed)))
 }
+
+/// The public half of a key pair written by [`write_key_pair`].
+#[derive(Debug, Clone)]
+pub struct PublicKeyFile {
+    /// `KEY.pub` beside the private key.
+    pub path: std::path::PathBuf,
+    /// The public key as hex.
+    pub hex: String,
+}
+
+/// Create a key pair: `key` (private, PKCS#8 PEM, mode 0600 on Unix) and `key` with `.pub`
+/// appended to its extension (public, SPKI PEM); the operation behind `canary evidence
+/// keygen`. Neither file may exist.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let key = dir.path().join("signing.pem");
+/// let public = canary_core::evidence::write_key_pair(&key).unwrap();
+/// assert_eq!(public.path, dir.path().join("signing.pem.pub"));
+/// assert_eq!(public.hex.len(), 64);
+/// assert!(canary_core::evidence::write_key_pair(&key).is_err(), "never overwritten");
+/// ```
+///
+/// # Errors
+/// A query error when a file exists; an I/O error when one cannot be written.
+pub fn write_key_pair(key: &Path) -> Result<PublicKeyFile> {
+    use std::io::Write;
+    let k = generate_key()?;
+    let public = key.with_extension(match key.extension() {
+        Some(e) => format!("{}.pub", e.to_string_lossy()),
+        None => "pub".into(),
+    });
+    for path in [key, &public] {
+        if path.exists() {
+            return Err(CanaryError::query(format!(
+                "`{}` exists; not overwritten",
+                path.display()
+            )));
+        }
+    }
+    let io = |path: &Path, source: std::io::Error| CanaryError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(key).map_err(|e| io(key, e))?;
+    f.write_all(k.to_pem()?.as_bytes()).map_err(|e| io(key, e))?;
+    let verifying = k.verifying_key();
+    std::fs::write(&public, verifying.to_pem()?).map_err(|e| io(&public, e))?;
+    Ok(PublicKeyFile {
+        path: public,
+        hex: verifying.hex(),
+    })
+}

@@ -73,9 +73,9 @@ impl Store {
     pub(crate) fn read_head(&self) -> Result<Option<Head>> {
         let path = self.dir.join(HEAD);
         match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| CanaryError::Data {
-                message: format!("{}: not a head: {e}", path.display()),
-            }),
+            Ok(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| CanaryError::data_caused(format!("{}: not a head: {e}", path.display()), e)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io(&path, e)),
         }
@@ -88,9 +88,8 @@ impl Store {
     pub(crate) fn read_record(&self, seq: u64) -> Result<Record> {
         let path = self.record_path(seq);
         let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
-        serde_json::from_str(&text).map_err(|e| CanaryError::Data {
-            message: format!("{}: not a record: {e}", path.display()),
-        })
+        serde_json::from_str(&text)
+            .map_err(|e| CanaryError::data_caused(format!("{}: not a record: {e}", path.display()), e))
     }
 
     /// The committed records, oldest first (read as they are: `verify` checks them).

@@ -52,18 +52,113 @@ impl TextTable {
         })
     }
 
-    /// Aligned columns under a rule, then `(N rows)`; `…` marks rows left out.
-    pub fn to_text(&self) -> String {
+    /// The width of each column: its widest cell or header, in characters.
+    fn widths(&self) -> Vec<usize> {
         let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
         for row in &self.rows {
             for (w, cell) in widths.iter_mut().zip(row) {
                 *w = (*w).max(cell.chars().count());
             }
         }
+        widths
+    }
+
+    /// The width of [`TextTable::to_text`]'s widest line, in characters.
+    pub fn width(&self) -> usize {
+        let widths = self.widths();
+        widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1)
+    }
+
+    /// The table within `width` characters: as [`TextTable::to_text`] when it fits, else
+    /// in blocks, each with the first `keys` columns (period, dimensions) and as many of
+    /// the other columns as fit (at least one), one block under the other, then `(N rows)`
+    /// once.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use canary_core::exec::display::TextTable;
+    /// use datafusion::arrow::array::{Float64Array, RecordBatch, StringArray};
+    /// use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    ///
+    /// let schema = Arc::new(Schema::new(vec![
+    ///     Field::new("channel", DataType::Utf8, false),
+    ///     Field::new("revenue", DataType::Float64, true),
+    ///     Field::new("orders", DataType::Float64, true),
+    /// ]));
+    /// let batch = RecordBatch::try_new(Arc::clone(&schema), vec![
+    ///     Arc::new(StringArray::from(vec!["web"])),
+    ///     Arc::new(Float64Array::from(vec![1250.5])),
+    ///     Arc::new(Float64Array::from(vec![12.0])),
+    /// ]).unwrap();
+    /// let table = TextTable::new(&schema, &[batch], None, None).unwrap();
+    /// assert_eq!(table.width(), 24);
+    /// assert_eq!(table.to_text_within(24, 1), table.to_text());
+    /// assert_eq!(
+    ///     table.to_text_within(20, 1),
+    ///     "channel  revenue\n───────  ───────\nweb       1250.5\n\nchannel  orders\n───────  ──────\nweb          12\n(1 row)\n"
+    /// );
+    /// ```
+    pub fn to_text_within(&self, width: usize, keys: usize) -> String {
+        if self.width() <= width || self.headers.len() <= keys {
+            return self.to_text();
+        }
+        let widths = self.widths();
+        let keys = keys.min(widths.len());
+        let key_width: usize = widths[..keys].iter().map(|w| w + 2).sum();
+        let mut blocks: Vec<Vec<usize>> = Vec::new();
+        let mut used = key_width;
+        for (i, w) in widths.iter().enumerate().skip(keys) {
+            match blocks.last_mut() {
+                Some(block) if used + w <= width => block.push(i),
+                _ => {
+                    blocks.push(vec![i]);
+                    used = key_width;
+                }
+            }
+            used += w + 2;
+        }
+        let mut out = String::new();
+        for (n, block) in blocks.iter().enumerate() {
+            let columns: Vec<usize> = (0..keys).chain(block.iter().copied()).collect();
+            let part = TextTable {
+                headers: columns.iter().map(|&c| self.headers[c].clone()).collect(),
+                numeric: columns.iter().map(|&c| self.numeric[c]).collect(),
+                rows: self
+                    .rows
+                    .iter()
+                    .map(|r| columns.iter().map(|&c| r[c].clone()).collect())
+                    .collect(),
+                total_rows: self.total_rows,
+            };
+            if n > 0 {
+                out.push('\n');
+            }
+            out.push_str(&part.body(&part.widths()));
+        }
+        out.push_str(&self.footer());
+        out
+    }
+
+    /// Aligned columns under a rule, then `(N rows)`; `…` marks rows left out.
+    pub fn to_text(&self) -> String {
+        let widths = self.widths();
+        let mut out = self.body(&widths);
+        out.push_str(&self.footer());
+        out
+    }
+
+    /// `(N rows)`.
+    fn footer(&self) -> String {
+        let n = self.total_rows;
+        format!("({n} row{})\n", if n == 1 { "" } else { "s" })
+    }
+
+    /// The header, the rule and the rows (`…` when rows were left out).
+    fn body(&self, widths: &[usize]) -> String {
         let line = |cells: &[String], right: &[bool]| -> String {
             cells
                 .iter()
-                .zip(&widths)
+                .zip(widths.iter())
                 .zip(right)
                 .map(|((c, w), r)| if *r { format!("{c:>w$}") } else { format!("{c:<w$}") })
                 .collect::<Vec<_>>()
@@ -84,8 +179,6 @@ impl TextTable {
         if self.rows.len() < self.total_rows {
             out.push_str("…\n");
         }
-        let n = self.total_rows;
-        out.push_str(&format!("({n} row{})\n", if n == 1 { "" } else { "s" }));
         out
     }
 }
@@ -143,10 +236,18 @@ fn cells(array: &ArrayRef, options: &FormatOptions<'_>, grain: Option<Grain>) ->
     }
 }
 
-/// Up to four decimals, trailing zeros dropped, no negative zero.
+/// Up to four decimals, trailing zeros dropped, no negative zero; from 10^15 on, scientific
+/// notation with up to five significant digits (`1.2346e20`, `1e308`), never hundreds of
+/// digits.
 pub fn format_float(v: f64) -> String {
     if !v.is_finite() {
         return v.to_string();
+    }
+    if v.abs() >= 1e15 {
+        let s = format!("{v:.4e}");
+        let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        return format!("{mantissa}e{exponent}");
     }
     let s = format!("{v:.4}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
@@ -172,6 +273,15 @@ mod tests {
     }
 
     #[test]
+    fn huge_floats_are_scientific() {
+        assert_eq!(format_float(1e308), "1e308");
+        assert_eq!(format_float(-123_456_789_000_000_000_000.0), "-1.2346e20");
+        assert_eq!(format_float(1e15), "1e15");
+        assert_eq!(format_float(999_999_999_999_999.0), "999999999999999");
+        assert_eq!(format_float(f64::MAX), "1.7977e308");
+    }
+
+    #[test]
     fn period_labels_follow_the_grain() {
         let t = chrono::DateTime::parse_from_rfc3339("2024-04-01T00:00:00Z")
             .unwrap()
@@ -192,6 +302,7 @@ mod tests {
         assert_eq!(t.rows, vec![vec!["1".to_owned()], vec![String::new()]]);
         assert_eq!(t.total_rows, 3);
         assert_eq!(t.to_text(), "v\n─\n1\n\n…\n(3 rows)\n");
+        assert_eq!(t.width(), 1);
         let all = TextTable::new(&schema, &batches, None, None).unwrap();
         assert_eq!(all.rows.len(), 3);
         assert!(all.to_text().ends_with("3.25\n(3 rows)\n"));

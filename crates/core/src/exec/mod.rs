@@ -44,6 +44,37 @@ pub struct OpenOptions {
     pub overlay: crate::validate::Overlay,
 }
 
+/// The outcome of [`Engine::validate`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Validation {
+    /// Every problem, sorted by file, line, column and code; empty when the project is valid.
+    pub diagnostics: Vec<crate::diagnostic::Diagnostic>,
+    /// Products and KPIs of a valid project (0 when there are problems).
+    pub products: usize,
+    pub kpis: usize,
+}
+
+impl Validation {
+    pub fn ok(&self) -> bool {
+        self.diagnostics.is_empty()
+    }
+
+    /// `ok: N products, M KPIs`, or every problem then their count.
+    pub fn to_text(&self, h: &dyn crate::diagnostic::Highlight) -> String {
+        if self.ok() {
+            format!("ok: {} products, {} KPIs\n", self.products, self.kpis)
+        } else {
+            crate::diagnostic::render_all(&self.diagnostics, h)
+        }
+    }
+
+    /// The diagnostics as a JSON array, indented.
+    pub fn to_json(&self) -> String {
+        // Serializing plain data cannot fail.
+        serde_json::to_string_pretty(&self.diagnostics).unwrap_or_default() + "\n"
+    }
+}
+
 /// Computed KPI values.
 #[derive(Debug, Clone)]
 pub struct QueryResult {
@@ -117,6 +148,37 @@ impl Engine {
 
     pub fn project(&self) -> &Project {
         &self.project
+    }
+
+    /// Validate the project in `root` as it is on disk now, specs and data: the operation
+    /// behind `canary validate` and `Project.validate`. Problems are the outcome, not an
+    /// error.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> canary_core::Result<()> {
+    /// use canary_core::{Engine, OpenOptions};
+    /// let v = Engine::validate(std::path::Path::new("examples/retail"), &OpenOptions::default()).await?;
+    /// print!("{}", v.to_text(&canary_core::diagnostic::Plain));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// Only what stops validation itself (an unreadable folder, a failed listing of storage).
+    pub async fn validate(root: &Path, options: &OpenOptions) -> Result<Validation> {
+        match Engine::open_with(root, options).await {
+            Ok(engine) => Ok(Validation {
+                diagnostics: Vec::new(),
+                products: engine.project.products.len(),
+                kpis: engine.project.kpis.len(),
+            }),
+            Err(CanaryError::Spec(diagnostics)) => Ok(Validation {
+                diagnostics,
+                products: 0,
+                kpis: 0,
+            }),
+            Err(other) => Err(other),
+        }
     }
 
     pub fn origins(&self) -> &Origins {
@@ -261,8 +323,8 @@ fn session(project: &Project) -> Result<SessionContext> {
             DiskManagerBuilder::default().with_mode(DiskManagerMode::Directories(vec![dir.clone()])),
         );
     }
-    let runtime = runtime.build_arc().map_err(|e| CanaryError::Data {
-        message: format!("cannot set up the engine: {e}"),
-    })?;
+    let runtime = runtime
+        .build_arc()
+        .map_err(|e| CanaryError::data_caused(format!("cannot set up the engine: {e}"), e))?;
     Ok(SessionContext::new_with_config_rt(config, runtime))
 }

@@ -2,14 +2,15 @@
 //! through the lineage of each KPI's plan.
 
 use std::collections::BTreeSet;
+use std::fmt::Write;
 use std::path::Path;
 
 use datafusion::common::DFSchema;
 use serde::Serialize;
 
+use super::{Change, ChangeKind, Severity, diff};
 use crate::error::{CanaryError, Result};
 use crate::exec::{Engine, OpenOptions};
-use crate::impact::{Change, Severity, diff};
 use crate::model::{Grain, KpiBody};
 use crate::plan::Query;
 use crate::spec::{ProductSpec, SourceFile, load_yaml};
@@ -37,6 +38,54 @@ pub struct ImpactReport {
 }
 
 impl ImpactReport {
+    /// The report as indented JSON.
+    pub fn to_json(&self) -> String {
+        // Serializing plain data cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    }
+
+    /// The report for people: a line per change with the KPIs and dimensions it affects.
+    pub fn to_text(&self) -> String {
+        let breaking = self
+            .changes
+            .iter()
+            .filter(|c| c.change.severity == Severity::Breaking)
+            .count();
+        let n = self.changes.len();
+        let mut s = format!(
+            "{} {} -> {}: {n} change{} ({breaking} breaking)\n",
+            self.product,
+            self.old_version,
+            self.new_version,
+            if n == 1 { "" } else { "s" }
+        );
+        for c in &self.changes {
+            let _ = writeln!(
+                s,
+                "  {:10} {}: {}",
+                c.change.severity.as_str(),
+                c.change.kind.as_str(),
+                c.change.detail
+            );
+            if !c.kpis.is_empty() {
+                let _ = writeln!(s, "             KPIs: {}", c.kpis.join(", "));
+            }
+            if !c.dimensions.is_empty() {
+                let _ = writeln!(s, "             dimensions: {}", c.dimensions.join(", "));
+            }
+        }
+        for (kpi, why) in &self.untraced {
+            let _ = writeln!(
+                s,
+                "  note: the lineage of `{kpi}` could not be traced ({why}); counted as affected"
+            );
+        }
+        if self.breaks_kpis() {
+            s.push_str("breaking changes affect KPIs\n");
+        }
+        s
+    }
+
     /// Whether a breaking change affects a KPI.
     pub fn breaks_kpis(&self) -> bool {
         self.changes
@@ -56,6 +105,29 @@ fn parse(file: &SourceFile) -> Result<ProductSpec> {
 fn referenced_columns(expr: &str, schema: &DFSchema) -> Option<BTreeSet<String>> {
     let e = crate::expr::parse_expr(expr, schema).ok()?;
     Some(e.column_refs().into_iter().map(|c| c.name.clone()).collect())
+}
+
+/// The impact of the contract `new` replacing `old` on the project in `root`, each named as
+/// [`super::read_contract`] reads it (a file, or `REV:PATH`): the operation behind
+/// `canary impact` and `Project.impact`.
+///
+/// ```no_run
+/// # async fn demo() -> canary_core::Result<()> {
+/// use canary_core::impact::impact_of;
+/// let root = std::path::Path::new("examples/retail");
+/// let report = impact_of(root, "old_orders.yaml", "products/orders.yaml", &Default::default()).await?;
+/// print!("{}", report.to_text());
+/// # Ok(())
+/// # }
+/// ```
+///
+/// # Errors
+/// As [`super::read_contract`] and [`impact`].
+pub async fn impact_of(root: &Path, old: &str, new: &str, options: &OpenOptions) -> Result<ImpactReport> {
+    let old = super::read_contract(root, old)?;
+    let new = super::read_contract(root, new)?;
+    let in_project = new.in_project.or(old.in_project);
+    impact(root, &old.file, &new.file, in_project.as_deref(), options).await
 }
 
 /// The impact of `new` replacing `old` (contract texts) on the project in `root`. The
@@ -149,7 +221,7 @@ pub async fn impact(
         .into_iter()
         .map(|change| {
             let touched: BTreeSet<&String> = change.columns.iter().collect();
-            let documentation = change.kind == crate::impact::ChangeKind::Documentation;
+            let documentation = change.kind == ChangeKind::Documentation;
             let kpis = consumers
                 .iter()
                 .filter(|_| !documentation)

@@ -7,6 +7,12 @@
 //! no change, because Parquet is read by column name. A removed and an added column of the
 //! same type at the same position in `columns` are one rename. Pure: no I/O, nothing executed.
 
+mod affected;
+mod source;
+
+pub use affected::{ImpactReport, Impacted, impact, impact_of};
+pub use source::{ContractSource, read_contract};
+
 use std::collections::HashSet;
 
 use datafusion::arrow::datatypes::DataType;

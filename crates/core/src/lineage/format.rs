@@ -238,10 +238,18 @@ pub struct OpenLineageContext {
 impl OpenLineageContext {
     /// The context of a query run now: a new run id, the project as namespace
     /// (`canary://NAME`), the KPI ids as the job's and the result's name.
-    pub fn for_query(project: &Project, kpis: &[String], clock: &dyn crate::clock::Clock) -> OpenLineageContext {
+    ///
+    /// The run id is a UUIDv7 of the clock's time whose other bits hash `seed` (e.g. the
+    /// lineage document): a fixed clock gives the same events for the same lineage.
+    pub fn for_query(
+        project: &Project,
+        kpis: &[String],
+        clock: &dyn crate::clock::Clock,
+        seed: &[u8],
+    ) -> OpenLineageContext {
         let time = clock.now();
         OpenLineageContext {
-            run_id: crate::clock::run_id(time),
+            run_id: crate::clock::derived_run_id(time, seed),
             time,
             namespace: format!("canary://{}", project.name),
             name: kpis.join(","),
@@ -398,7 +406,7 @@ pub fn to_openlineage(
             "producer": PRODUCER,
             "schemaURL": RUN_EVENT,
             // The contract's own job: a run of its own.
-            "run": { "runId": crate::clock::run_id(ctx.time).to_string() },
+            "run": { "runId": crate::clock::derived_run_id(ctx.time, format!("{}\0{}", ctx.run_id, p.product).as_bytes()).to_string() },
             "job": { "namespace": ctx.namespace, "name": format!("contract.{}", p.product) },
             "inputs": product.sources.iter().map(|s| json!({ "namespace": raw_namespace, "name": s.name })).collect::<Vec<_>>(),
             "outputs": [{
@@ -409,4 +417,101 @@ pub fn to_openlineage(
         }));
     }
     events
+}
+
+/// The forms lineage is rendered in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineageFormat {
+    /// Aligned text for people ([`to_text`]).
+    Text,
+    /// Canary's lineage document ([`Lineage::to_json`]), indented.
+    Json,
+    /// OpenLineage RunEvents ([`to_openlineage`]), one JSON document per line.
+    OpenLineage,
+    /// A Graphviz graph ([`to_dot`]).
+    Dot,
+    /// A Mermaid flowchart ([`to_mermaid`]).
+    Mermaid,
+}
+
+impl LineageFormat {
+    /// Every format, in the order the CLI's help lists them.
+    pub const ALL: [LineageFormat; 5] = [
+        LineageFormat::Text,
+        LineageFormat::Json,
+        LineageFormat::OpenLineage,
+        LineageFormat::Dot,
+        LineageFormat::Mermaid,
+    ];
+
+    /// The format's name, as the CLI's `--format` and Python's `format=` take it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LineageFormat::Text => "text",
+            LineageFormat::Json => "json",
+            LineageFormat::OpenLineage => "openlineage",
+            LineageFormat::Dot => "dot",
+            LineageFormat::Mermaid => "mermaid",
+        }
+    }
+}
+
+impl std::str::FromStr for LineageFormat {
+    type Err = crate::error::CanaryError;
+
+    fn from_str(s: &str) -> crate::error::Result<Self> {
+        LineageFormat::ALL.into_iter().find(|f| f.as_str() == s).ok_or_else(|| {
+            crate::error::CanaryError::query_hint(
+                format!("unknown lineage format `{s}`"),
+                crate::diagnostic::did_you_mean(s, LineageFormat::ALL.iter().map(|f| f.as_str())),
+            )
+        })
+    }
+}
+
+/// The lineage of the query for `kpis` as text in `format`, ending with a newline; the one
+/// rendering both front doors print. `schema` is the result's `(name, type)` columns and
+/// `clock` stamps OpenLineage events.
+///
+/// ```no_run
+/// # async fn demo() -> canary_core::Result<()> {
+/// use canary_core::clock::SystemClock;
+/// use canary_core::lineage::{LineageFormat, render};
+/// use canary_core::{Engine, Query};
+///
+/// let engine = Engine::open(std::path::Path::new("examples/retail")).await?;
+/// let query = Query { kpis: vec!["revenue".into()], ..Query::default() };
+/// let traced = engine.lineage(&query).await?;
+/// let text = render(&traced.lineage, &traced.output_schema(), engine.project(), &query.kpis,
+///     LineageFormat::Mermaid, &SystemClock);
+/// assert!(text.starts_with("flowchart LR"));
+/// # Ok(())
+/// # }
+/// ```
+pub fn render(
+    lineage: &Lineage,
+    schema: &[(String, String)],
+    project: &Project,
+    kpis: &[String],
+    format: LineageFormat,
+    clock: &dyn crate::clock::Clock,
+) -> String {
+    let mut text = match format {
+        LineageFormat::Text => to_text(lineage),
+        LineageFormat::Json => format!("{:#}", lineage.to_json()),
+        LineageFormat::Dot => to_dot(lineage),
+        LineageFormat::Mermaid => to_mermaid(lineage),
+        LineageFormat::OpenLineage => {
+            let seed = lineage.to_json().to_string();
+            let ctx = OpenLineageContext::for_query(project, kpis, clock, seed.as_bytes());
+            to_openlineage(lineage, project, &ctx, schema)
+                .iter()
+                .map(|e| format!("{e}\n"))
+                .collect()
+        }
+    };
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
 }

@@ -14,13 +14,11 @@
 //! `FILTER (WHERE …)`, a window's partition) stay with that column; those that decide the
 //! rows of the whole result (filters, join keys, grouping, sorting) are [`Lineage::dataset`].
 
-mod affected;
 mod analyze;
 mod format;
 
-pub use affected::{ImpactReport, Impacted, impact};
 pub use analyze::analyze;
-pub use format::{OpenLineageContext, to_dot, to_mermaid, to_openlineage, to_text};
+pub use format::{LineageFormat, OpenLineageContext, render, to_dot, to_mermaid, to_openlineage, to_text};
 
 use std::collections::BTreeMap;
 

@@ -493,15 +493,47 @@ fn kpis(
     measure_models: &BTreeMap<String, String>,
     metric: &Metric,
 ) -> std::result::Result<Vec<KpiSpec>, String> {
-    let kind = metric.kind.to_ascii_lowercase();
+    let c = MetricKpis {
+        manifest,
+        metrics,
+        measure_models,
+        metric,
+    };
     let mut out = Vec::new();
-    // An input metric as a KPI id: the metric itself, or a hidden simple KPI with the
-    // input's (and the outer metric's) filters added.
-    let input_kpi = |input: &MetricInput,
-                     n: usize,
-                     extra: &[String],
-                     out: &mut Vec<KpiSpec>|
-     -> std::result::Result<String, String> {
+    let mut k = match metric.kind.to_ascii_lowercase().as_str() {
+        "simple" => c.simple(&mut out)?,
+        "ratio" => c.ratio(&mut out)?,
+        "derived" => c.derived(&mut out)?,
+        "cumulative" => c.cumulative(&mut out)?,
+        "conversion" => c.conversion(&mut out)?,
+        other => return Err(format!("metric type `{other}` is not supported")),
+    };
+    k.description = metric.description.clone();
+    out.push(k);
+    Ok(out)
+}
+
+/// One metric turned into KPIs: each kind's KPI, with the hidden KPIs it needs pushed to
+/// `out` before it.
+struct MetricKpis<'a> {
+    manifest: &'a Manifest,
+    metrics: &'a BTreeMap<&'a str, &'a Metric>,
+    measure_models: &'a BTreeMap<String, String>,
+    metric: &'a Metric,
+}
+
+type Converted = std::result::Result<KpiSpec, String>;
+
+impl MetricKpis<'_> {
+    /// An input metric as a KPI id: the metric itself, or a hidden simple KPI with the
+    /// input's (and the outer metric's) filters added.
+    fn input_kpi(
+        &self,
+        input: &MetricInput,
+        n: usize,
+        extra: &[String],
+        out: &mut Vec<KpiSpec>,
+    ) -> std::result::Result<String, String> {
         let filters: Vec<String> = match input {
             MetricInput::Object { filter: Some(f), .. } => f.templates(),
             _ => Vec::new(),
@@ -510,7 +542,8 @@ fn kpis(
         if all.is_empty() {
             return Ok(input.name().to_owned());
         }
-        let inner = metrics
+        let inner = self
+            .metrics
             .get(input.name())
             .ok_or_else(|| format!("unknown metric `{}`", input.name()))?;
         if !inner.kind.eq_ignore_ascii_case("simple") {
@@ -519,156 +552,172 @@ fn kpis(
                 input.name()
             ));
         }
-        let (measure, filter) = simple_parts(manifest, measure_models, inner, &all)?;
-        let id = format!("{}__input_{n}", metric.name);
+        let (measure, filter) = simple_parts(self.manifest, self.measure_models, inner, &all)?;
+        let id = format!("{}__input_{n}", self.metric.name);
         let mut k = kpi(&id, KpiType::Simple);
         k.measure = Some(measure);
         k.filter = filter;
         out.push(k);
         Ok(id)
-    };
-    let outer_filters: Vec<String> = metric.filter.iter().flat_map(|f| f.templates()).collect();
-    let mut k = match kind.as_str() {
-        "simple" => {
-            let (measure, filter) = simple_parts(manifest, measure_models, metric, &[])?;
-            let mut k = kpi(&metric.name, KpiType::Simple);
-            k.measure = Some(measure);
-            k.filter = filter;
-            k.every_period = joins_time_spine(metric);
-            filled(k, fill_nulls_with(metric)?, &mut out)
-        }
-        "ratio" => {
-            let p = &metric.type_params;
-            let (Some(num), Some(den)) = (&p.numerator, &p.denominator) else {
-                return Err("a ratio metric needs a numerator and a denominator".into());
-            };
-            let a = input_kpi(num, 0, &outer_filters, &mut out)?;
-            let b = input_kpi(den, 1, &outer_filters, &mut out)?;
-            let mut k = kpi(&metric.name, KpiType::Derived);
-            k.expr = Some("numerator / nullif(denominator, 0)".into());
-            k.inputs = vec![
-                DerivedInput {
-                    kpi: a,
-                    alias: Some("numerator".into()),
-                    offset: None,
-                },
-                DerivedInput {
-                    kpi: b,
-                    alias: Some("denominator".into()),
-                    offset: None,
-                },
-            ];
-            k
-        }
-        "derived" => {
-            let p = &metric.type_params;
-            let expr = p.expr.as_ref().ok_or("a derived metric needs `expr`")?.as_sql();
-            let mut inputs = Vec::new();
-            for (n, input) in p.metrics.iter().flatten().enumerate() {
-                let (alias, offset) = match input {
-                    MetricInput::Object {
-                        alias,
-                        offset_window,
-                        offset_to_grain,
-                        ..
-                    } => {
-                        let offset = match (offset_window, offset_to_grain) {
-                            (Some(_), Some(_)) => {
-                                return Err("`offset_window` with `offset_to_grain` is not supported".into());
-                            }
-                            (Some(w), None) => Some(w.as_text()),
-                            (None, Some(g)) => Some(format!("start of {g}")),
-                            (None, None) => None,
-                        };
-                        if let Some(o) = &offset
-                            && o.parse::<crate::model::Offset>().is_err()
-                        {
-                            return Err(format!("the offset `{o}` is not supported"));
-                        }
-                        (alias.clone(), offset)
-                    }
-                    MetricInput::Name(_) => (None, None),
-                };
-                let id = input_kpi(input, n, &outer_filters, &mut out)?;
-                let alias = alias.or_else(|| (id != input.name()).then(|| input.name().to_owned()));
-                inputs.push(DerivedInput { kpi: id, alias, offset });
-            }
-            let mut k = kpi(&metric.name, KpiType::Derived);
-            k.expr = Some(expr);
-            k.inputs = inputs;
-            k
-        }
-        // MetricFlow aggregates cumulative values per day, then picks one per period
-        // (`period_agg`, first by default): Canary's daily cumulative KPIs.
-        "cumulative" => {
-            let (measure, filter) = simple_parts(manifest, measure_models, metric, &[])?;
-            let p = &metric.type_params;
-            let params = p.cumulative_type_params.as_ref();
-            let text = |key: &str| params.and_then(|c| c.get(key)).filter(|v| !v.is_null());
-            let window = match (&p.window, text("window")) {
-                (Some(w), _) => Some(w.as_text()),
-                (None, Some(v)) => Some(
-                    serde_json::from_value::<super::manifest::Window>(v.clone())
-                        .map_err(|e| format!("cannot read the window `{v}`: {e}"))?
-                        .as_text(),
+    }
+
+    fn outer_filters(&self) -> Vec<String> {
+        self.metric.filter.iter().flat_map(|f| f.templates()).collect()
+    }
+
+    fn simple(&self, out: &mut Vec<KpiSpec>) -> Converted {
+        let metric = self.metric;
+        let (measure, filter) = simple_parts(self.manifest, self.measure_models, metric, &[])?;
+        let mut k = kpi(&metric.name, KpiType::Simple);
+        k.measure = Some(measure);
+        k.filter = filter;
+        k.every_period = joins_time_spine(metric);
+        Ok(filled(k, fill_nulls_with(metric)?, out))
+    }
+
+    fn ratio(&self, out: &mut Vec<KpiSpec>) -> Converted {
+        let p = &self.metric.type_params;
+        let (Some(num), Some(den)) = (&p.numerator, &p.denominator) else {
+            return Err("a ratio metric needs a numerator and a denominator".into());
+        };
+        let outer = self.outer_filters();
+        let a = self.input_kpi(num, 0, &outer, out)?;
+        let b = self.input_kpi(den, 1, &outer, out)?;
+        let mut k = kpi(&self.metric.name, KpiType::Derived);
+        k.expr = Some("numerator / nullif(denominator, 0)".into());
+        k.inputs = vec![
+            DerivedInput {
+                kpi: a,
+                alias: Some("numerator".into()),
+                offset: None,
+            },
+            DerivedInput {
+                kpi: b,
+                alias: Some("denominator".into()),
+                offset: None,
+            },
+        ];
+        Ok(k)
+    }
+
+    fn derived(&self, out: &mut Vec<KpiSpec>) -> Converted {
+        let p = &self.metric.type_params;
+        let expr = p.expr.as_ref().ok_or("a derived metric needs `expr`")?.as_sql();
+        let outer = self.outer_filters();
+        let mut inputs = Vec::new();
+        for (n, input) in p.metrics.iter().flatten().enumerate() {
+            let (alias, offset) = match input {
+                MetricInput::Object {
+                    alias,
+                    offset_window,
+                    offset_to_grain,
+                    ..
+                } => (
+                    alias.clone(),
+                    input_offset(offset_window.as_ref(), offset_to_grain.as_deref())?,
                 ),
-                (None, None) => None,
+                MetricInput::Name(_) => (None, None),
             };
-            let grain_to_date = p
-                .grain_to_date
-                .clone()
-                .or_else(|| text("grain_to_date").and_then(|v| v.as_str().map(str::to_owned)));
-            let period_agg = match text("period_agg").and_then(|v| v.as_str()).map(str::to_ascii_lowercase) {
-                None => PeriodAgg::First,
-                Some(a) => match a.as_str() {
-                    "first" => PeriodAgg::First,
-                    "last" => PeriodAgg::Last,
-                    "average" => PeriodAgg::Average,
-                    other => return Err(format!("`period_agg: {other}` is not supported")),
-                },
-            };
-            let cumulative = CumulativeSpec {
-                window,
-                grain_to_date,
-                period_agg: Some(period_agg),
-            };
-            let mut k = kpi(&metric.name, KpiType::Cumulative);
-            k.measure = Some(measure);
-            k.filter = filter;
-            k.cumulative = Some(cumulative);
-            k.every_period = joins_time_spine(metric);
-            filled(k, fill_nulls_with(metric)?, &mut out)
+            let id = self.input_kpi(input, n, &outer, out)?;
+            let alias = alias.or_else(|| (id != input.name()).then(|| input.name().to_owned()));
+            inputs.push(DerivedInput { kpi: id, alias, offset });
         }
-        "conversion" => {
-            let params = metric
-                .type_params
-                .conversion_type_params
-                .as_ref()
-                .ok_or("a conversion metric needs `conversion_type_params`")?;
-            let conversion = conversion_spec(manifest, measure_models, metric, params)?;
-            let calculation = conversion.calculation;
-            // `fill_nulls_with` on the conversion measure: the count where there is none.
-            let fill = params
-                .get("conversion_measure")
-                .and_then(|m| m.get("fill_nulls_with"))
-                .filter(|v| !v.is_null());
-            let base_fill = params
-                .get("base_measure")
-                .and_then(|m| m.get("fill_nulls_with"))
-                .filter(|v| !v.is_null());
-            let mut k = kpi(&metric.name, KpiType::Conversion);
-            k.conversion = Some(conversion);
-            match (fill, calculation) {
-                (None, _) if base_fill.is_none() => k,
-                (Some(v), crate::spec::ConversionCalculation::Conversions) if base_fill.is_none() => {
-                    filled(k, Some(number(v)?), &mut out)
-                }
-                _ => return Err("`fill_nulls_with` on the measures of a conversion rate is not supported yet".into()),
+        let mut k = kpi(&self.metric.name, KpiType::Derived);
+        k.expr = Some(expr);
+        k.inputs = inputs;
+        Ok(k)
+    }
+
+    /// MetricFlow aggregates cumulative values per day, then picks one per period
+    /// (`period_agg`, first by default): Canary's daily cumulative KPIs.
+    fn cumulative(&self, out: &mut Vec<KpiSpec>) -> Converted {
+        let metric = self.metric;
+        let (measure, filter) = simple_parts(self.manifest, self.measure_models, metric, &[])?;
+        let p = &metric.type_params;
+        let params = p.cumulative_type_params.as_ref();
+        let text = |key: &str| params.and_then(|c| c.get(key)).filter(|v| !v.is_null());
+        let window = match (&p.window, text("window")) {
+            (Some(w), _) => Some(w.as_text()),
+            (None, Some(v)) => Some(
+                serde_json::from_value::<super::manifest::Window>(v.clone())
+                    .map_err(|e| format!("cannot read the window `{v}`: {e}"))?
+                    .as_text(),
+            ),
+            (None, None) => None,
+        };
+        let grain_to_date = p
+            .grain_to_date
+            .clone()
+            .or_else(|| text("grain_to_date").and_then(|v| v.as_str().map(str::to_owned)));
+        let period_agg = match text("period_agg").and_then(|v| v.as_str()).map(str::to_ascii_lowercase) {
+            None => PeriodAgg::First,
+            Some(a) => match a.as_str() {
+                "first" => PeriodAgg::First,
+                "last" => PeriodAgg::Last,
+                "average" => PeriodAgg::Average,
+                other => return Err(format!("`period_agg: {other}` is not supported")),
+            },
+        };
+        let cumulative = CumulativeSpec {
+            window,
+            grain_to_date,
+            period_agg: Some(period_agg),
+        };
+        let mut k = kpi(&metric.name, KpiType::Cumulative);
+        k.measure = Some(measure);
+        k.filter = filter;
+        k.cumulative = Some(cumulative);
+        k.every_period = joins_time_spine(metric);
+        Ok(filled(k, fill_nulls_with(metric)?, out))
+    }
+
+    fn conversion(&self, out: &mut Vec<KpiSpec>) -> Converted {
+        let metric = self.metric;
+        let params = metric
+            .type_params
+            .conversion_type_params
+            .as_ref()
+            .ok_or("a conversion metric needs `conversion_type_params`")?;
+        let conversion = conversion_spec(self.manifest, self.measure_models, metric, params)?;
+        let calculation = conversion.calculation;
+        // `fill_nulls_with` on the conversion measure: the count where there is none.
+        let fill = params
+            .get("conversion_measure")
+            .and_then(|m| m.get("fill_nulls_with"))
+            .filter(|v| !v.is_null());
+        let base_fill = params
+            .get("base_measure")
+            .and_then(|m| m.get("fill_nulls_with"))
+            .filter(|v| !v.is_null());
+        let mut k = kpi(&metric.name, KpiType::Conversion);
+        k.conversion = Some(conversion);
+        match (fill, calculation) {
+            (None, _) if base_fill.is_none() => Ok(k),
+            (Some(v), crate::spec::ConversionCalculation::Conversions) if base_fill.is_none() => {
+                Ok(filled(k, Some(number(v)?), out))
             }
+            _ => Err("`fill_nulls_with` on the measures of a conversion rate is not supported yet".into()),
         }
-        other => return Err(format!("metric type `{other}` is not supported")),
+    }
+}
+
+/// A derived metric input's offset as Canary writes it (`1 month`, `start of quarter`).
+fn input_offset(
+    offset_window: Option<&super::manifest::Window>,
+    offset_to_grain: Option<&str>,
+) -> std::result::Result<Option<String>, String> {
+    let offset = match (offset_window, offset_to_grain) {
+        (Some(_), Some(_)) => {
+            return Err("`offset_window` with `offset_to_grain` is not supported".into());
+        }
+        (Some(w), None) => Some(w.as_text()),
+        (None, Some(g)) => Some(format!("start of {g}")),
+        (None, None) => None,
     };
-    k.description = metric.description.clone();
-    out.push(k);
-    Ok(out)
+    if let Some(o) = &offset
+        && o.parse::<crate::model::Offset>().is_err()
+    {
+        return Err(format!("the offset `{o}` is not supported"));
+    }
+    Ok(offset)
 }

@@ -31,7 +31,7 @@ pub async fn write_project(manifest: &Path, data: &Path, out: &Path) -> Result<I
             "choose a new folder for the project",
         ));
     }
-    let opened = super::query::MfProject::open(manifest, data).await?;
+    let opened = super::project::MfProject::open(manifest, data).await?;
     // The day time spine's range is the project's calendar, as for `canary mf query`.
     let calendar = opened.calendar;
     let (parsed, mut imported) = (opened.manifest, opened.imported);

@@ -2,13 +2,17 @@
 //! them into Canary's validated model, and answer MetricFlow-style queries.
 
 mod convert;
+mod dimensions;
 mod export;
 mod filter;
 mod load;
 mod manifest;
 mod names;
+mod project;
 mod query;
+mod request;
 mod saved;
+mod spine;
 
 pub use convert::{Imported, import, table_location};
 pub use export::{ImportReport, to_yaml, write_project};
@@ -16,4 +20,6 @@ pub use filter::render as render_filter;
 pub use load::load_manifest;
 pub use manifest::Manifest;
 pub use names::{MfName, Resolved, resolve};
-pub use query::{MfProject, MfQuery, run_query, validate_imported};
+pub use project::{MfProject, validate_imported};
+pub use query::run_query;
+pub use request::MfQuery;

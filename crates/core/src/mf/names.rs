@@ -108,16 +108,49 @@ pub fn resolve(manifest: &Manifest, root: &str, name: &MfName) -> Result<Resolve
         }
     };
     let Some(model) = owner else {
-        return Err(CanaryError::query(format!(
-            "cannot resolve `{}`: no semantic model has it",
-            display(name)
-        )));
+        let shown = display(name);
+        return Err(CanaryError::query_hint(
+            format!("cannot resolve `{shown}`: no semantic model has it"),
+            crate::diagnostic::did_you_mean(&shown, known_names(manifest, root).iter().map(String::as_str)),
+        ));
     };
     let is_time = dimension_of(model, &name.element).is_some_and(|d| d.kind.eq_ignore_ascii_case("time"));
     Ok(Resolved {
         reference: format!("{}.{}", model.name, name.element),
         is_time,
     })
+}
+
+/// The names a group-by or filter may use from `root`: `metric_time`, the root model's
+/// dimensions and entities, and `entity__element` for every model keyed by an entity (its
+/// primary entity, or a primary, unique or natural one).
+fn known_names(manifest: &Manifest, root: &str) -> Vec<String> {
+    let mut names = vec!["metric_time".to_owned()];
+    for m in &manifest.semantic_models {
+        let elements: Vec<&str> = m
+            .dimensions
+            .iter()
+            .map(|d| d.name.as_str())
+            .chain(m.entities.iter().map(|e| e.name.as_str()))
+            .collect();
+        if m.name == root {
+            names.extend(elements.iter().map(|e| (*e).to_owned()));
+        }
+        let keys = m
+            .primary_entity
+            .iter()
+            .map(String::as_str)
+            .chain(m.entities.iter().map(|e| e.name.as_str()).filter(|e| keyed_by(m, e)));
+        for entity in keys {
+            names.extend(
+                elements
+                    .iter()
+                    .filter(|e| **e != entity)
+                    .map(|e| format!("{entity}__{e}")),
+            );
+        }
+    }
+    names
 }
 
 fn display(name: &MfName) -> String {

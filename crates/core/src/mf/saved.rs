@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::filter::Call;
 use super::manifest::Manifest;
-use super::query::MfQuery;
+use super::request::MfQuery;
 use crate::diagnostic::did_you_mean;
 use crate::error::{CanaryError, Result};
 

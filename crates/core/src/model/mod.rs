@@ -2,7 +2,9 @@
 //!
 //! Only [`crate::validate`] builds these; the planner accepts nothing else.
 
+mod describe;
 mod graph;
+mod scope;
 mod time;
 mod types;
 
@@ -17,7 +19,11 @@ use crate::spec::SourceFile;
 pub use crate::spec::{
     AggKind, ConversionCalculation, DimensionKind, Direction, EntityKind, NonAdditiveWindow, PeriodAgg,
 };
+pub use describe::GroupableDimension;
 pub use graph::{JoinStep, MAX_HOPS, Member, Scope};
+pub use scope::{
+    DimensionError, ENTITY_METRIC_PREFIX, ResolvedDimension, ScopeSchema, declared_schema, entity_metric_columns,
+};
 pub use time::{CalendarDuration, Grain, Offset, parse_instant};
 pub use types::{parse_type, type_name, types_compatible};
 

@@ -8,8 +8,8 @@ use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, DFSchema};
 use datafusion::logical_expr::{Expr, ExprSchemable};
 
+use super::{Product, Project, Scope};
 use crate::expr::{ExprError, parse_expr, parse_expr_preferring};
-use crate::model::{Product, Project, Scope};
 
 /// Why a dimension name could not be resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -291,4 +291,22 @@ impl ScopeSchema {
         });
         out
     }
+}
+
+/// Prefix of a column holding a KPI's value per entity: `__kpi__K__per__E`.
+pub const ENTITY_METRIC_PREFIX: &str = "__kpi__";
+
+/// The `__kpi__K__per__E` columns a SQL text uses (a KPI's value per entity, Float64).
+pub fn entity_metric_columns(sql: &str) -> Vec<(String, datafusion::arrow::datatypes::DataType)> {
+    let mut names: Vec<String> = sql
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with(ENTITY_METRIC_PREFIX) && w.contains("__per__"))
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|n| (n, datafusion::arrow::datatypes::DataType::Float64))
+        .collect()
 }

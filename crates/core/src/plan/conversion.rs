@@ -9,12 +9,12 @@ use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlanBuilder, ident,
 
 use super::PERIOD_COLUMN;
 use super::aggregate::aggregate;
-use super::frames::{RowOptions, pe};
+use super::frames::{RowOptions, Rows, pe};
 use super::planner::{Frame, LeafKind, Planner, column};
-use super::scope::ScopeSchema;
 use super::time::{ts_lit, unshift};
 use crate::error::{CanaryError, Result};
 use crate::model::CalendarDuration;
+use crate::model::ScopeSchema;
 
 impl Planner<'_> {
     /// A dimension (or column) in a product's scope, for a conversion's constant property.
@@ -57,7 +57,12 @@ impl Planner<'_> {
             .chain([base_time.clone()])
             .chain(properties.iter().cloned())
             .collect();
-        let (mut b, period, dims, _) = self.rows(
+        let Rows {
+            builder: mut b,
+            period,
+            dims,
+            ..
+        } = self.rows(
             &base.product,
             &base.measure,
             shifts,

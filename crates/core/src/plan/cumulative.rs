@@ -6,7 +6,7 @@ use datafusion::logical_expr::{Expr, LogicalPlanBuilder, ident, lit};
 
 use super::PERIOD_COLUMN;
 use super::aggregate::{aggregate, masked, split};
-use super::frames::{RowOptions, pe};
+use super::frames::{RowOptions, Rows, pe};
 use super::planner::{Frame, Planner};
 use super::time::{SpineRow, spine, spine_plan, truncate, unshift};
 use crate::error::{CanaryError, Result};
@@ -51,7 +51,7 @@ impl Planner<'_> {
         };
         let time = self.time_expr(product, &first)?;
         // The rows of every window of the spine; periods come from the spine, not the rows.
-        let (b, _, dims, _) = self.rows(
+        let Rows { builder: b, dims, .. } = self.rows(
             product,
             &first,
             shifts,
@@ -169,7 +169,9 @@ impl Planner<'_> {
         let first = self.leaves[leaves[0]].key.input.measure.clone();
         let (measures, filters) = self.leaf_measures(product, leaves)?;
         let time = self.time_expr(product, &first)?;
-        let (b, _, _, deferred) = self.rows(
+        let Rows {
+            builder: b, deferred, ..
+        } = self.rows(
             product,
             &first,
             shifts,

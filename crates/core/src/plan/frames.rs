@@ -12,9 +12,9 @@ use indexmap::IndexMap;
 use super::PERIOD_COLUMN;
 use super::aggregate::{aggregate, value_expr};
 use super::planner::{Frame, LeafKind, Planner, column};
-use super::scope::ScopeSchema;
 use super::time::{shift_expr, shifts_clamp, truncate, ts, ts_lit, unshift, unshift_expr};
 use crate::error::{CanaryError, Result};
+use crate::model::ScopeSchema;
 use crate::model::{CalendarDuration, CumulativeWindow, Grain, Measure, NonAdditiveWindow, PeriodAgg};
 
 /// How leaves are grouped into frames.
@@ -54,6 +54,44 @@ pub(super) struct RowOptions {
     pub to_start: Option<Grain>,
     /// Move each row's day N periods of this custom granularity forward.
     pub custom_shift: Option<(i64, String)>,
+}
+
+/// A time range: from (inclusive), to (exclusive), each open when `None`.
+pub(super) type TimeRange = (
+    Option<chrono::DateTime<chrono::Utc>>,
+    Option<chrono::DateTime<chrono::Utc>>,
+);
+
+/// The rows of a product for a frame, from [`Planner::rows`].
+pub(super) struct Rows {
+    pub builder: LogicalPlanBuilder,
+    /// The period each row falls in, when the query has a grain.
+    pub period: Option<Expr>,
+    /// The `by` dimensions, as `(output name, expression)`.
+    pub dims: Vec<(String, Expr)>,
+    /// The `--where` parts on `metric_time` alone, over `period`, when deferred.
+    pub deferred: Option<Expr>,
+}
+
+/// The time of each row, from [`Planner::row_time`].
+struct RowTime {
+    /// As read.
+    raw: Option<Expr>,
+    /// As the frame uses it (moved, when rows are moved).
+    time: Option<Expr>,
+    /// Moved rows go to up to four candidate days (shifts that clamp at month ends).
+    clamp: bool,
+    /// Rows (not periods) are moved.
+    row_shift: bool,
+    /// The unit rows are bucketed in: the grain, at most a day.
+    out_unit: Grain,
+}
+
+/// The unit shifted rows are bucketed in: the grain or the finest shift, at most a day.
+fn shift_bucket(grain: Option<Grain>, shifts: &[CalendarDuration]) -> Grain {
+    shifts
+        .iter()
+        .fold(grain.unwrap_or(Grain::Day).min(Grain::Day), |b, d| b.min(d.unit))
 }
 
 /// A one-column plan `_k` = 0, 1, …, n - 1 (candidate day offsets).
@@ -359,38 +397,95 @@ impl Planner<'_> {
             }
     }
 
-    /// Rows of a product for a frame: scan, joins, `--where`, and the time range. Returns
-    /// the builder, the period expression (if any), the `by` expressions, and (with
-    /// `defer_time`) the parts of `--where` on `metric_time` alone, over `period`, which
-    /// were not applied to the rows.
-    #[allow(clippy::type_complexity)]
+    /// Rows of a product for a frame: scan, joins, `--where`, and the time range; with
+    /// `defer_time`, the parts of `--where` on `metric_time` alone are returned (over
+    /// `period`) instead of applied to the rows.
     pub(super) fn rows(
         &mut self,
         product: &str,
         measure: &str,
         shifts: &[CalendarDuration],
         extra: &[Expr],
-        range: Option<(
-            Option<chrono::DateTime<chrono::Utc>>,
-            Option<chrono::DateTime<chrono::Utc>>,
-        )>,
+        range: Option<TimeRange>,
         opts: RowOptions,
-    ) -> Result<(LogicalPlanBuilder, Option<Expr>, Vec<(String, Expr)>, Option<Expr>)> {
-        let RowOptions {
-            defer_time,
-            row_shift,
-            to_start,
-            custom_shift,
-        } = opts;
+    ) -> Result<Rows> {
+        let t = self.row_time(product, measure, shifts, range.is_some(), &opts)?;
+        let dims: Vec<(String, Expr)> = match (&t.time, t.row_shift) {
+            (Some(time), true) => self
+                .dimensions_with(product, measure, Some(time))?
+                .into_iter()
+                .map(|(n, e, _)| (n, e))
+                .collect(),
+            _ => self.dimensions(product, measure)?,
+        };
+        let (filter, deferred) = self.where_filter(product, t.time.as_ref(), opts.defer_time)?;
+        let mut needed = BTreeSet::new();
+        for e in dims
+            .iter()
+            .map(|(_, e)| e)
+            .chain(filter.iter())
+            .chain(extra.iter())
+            .chain(t.time.iter())
+        {
+            needed.extend(ScopeSchema::qualifiers(e));
+        }
+        let mut b = self.scan(product, &needed)?;
+        let mut metric_columns: BTreeSet<String> = BTreeSet::new();
+        for e in filter.iter().chain(extra.iter()) {
+            for c in e.column_refs() {
+                if c.relation.is_none() && c.name.starts_with(crate::model::ENTITY_METRIC_PREFIX) {
+                    metric_columns.insert(c.name.clone());
+                }
+            }
+        }
+        for name in metric_columns {
+            b = self.join_entity_metric(product, b, &name)?;
+        }
+        b = self.move_rows(b, product, measure, shifts, &t, opts.to_start)?;
+        if let Some(w) = filter {
+            b = b.filter(w).map_err(pe)?;
+        }
+        let (lo, hi) = self.row_range(range, shifts, t.row_shift);
+        if let Some(time) = &t.time {
+            if let Some(lo) = lo {
+                b = b.filter(time.clone().gt_eq(ts_lit(lo))).map_err(pe)?;
+            }
+            if let Some(hi) = hi {
+                b = b.filter(time.clone().lt(ts_lit(hi))).map_err(pe)?;
+            }
+        }
+        let period = match (self.query.grain, t.time) {
+            (Some(g), Some(time)) => Some(truncate(g, time)),
+            _ => None,
+        };
+        Ok(Rows {
+            builder: b,
+            period,
+            dims,
+            deferred,
+        })
+    }
+
+    /// The time of each row as the frame sees it: as read, or moved (by shifts, to the
+    /// start of a period, or by a custom granularity).
+    fn row_time(
+        &mut self,
+        product: &str,
+        measure: &str,
+        shifts: &[CalendarDuration],
+        ranged: bool,
+        opts: &RowOptions,
+    ) -> Result<RowTime> {
         let wants_time = |s: &str| s.contains(super::planner::METRIC_TIME);
-        let row_shift = (row_shift && !shifts.is_empty()) || to_start.is_some() || custom_shift.is_some();
+        let row_shift =
+            (opts.row_shift && !shifts.is_empty()) || opts.to_start.is_some() || opts.custom_shift.is_some();
         let need_time = self.query.grain.is_some()
             || self.from.is_some()
             || self.to.is_some()
-            || range.is_some()
+            || ranged
             || row_shift
             || self.query.filter.as_deref().is_some_and(wants_time);
-        let raw_time = if need_time {
+        let raw = if need_time {
             Some(self.time_expr(product, measure)?)
         } else {
             None
@@ -399,7 +494,7 @@ impl Planner<'_> {
         // several near month ends); `_k` enumerates the candidates.
         let mut clamp = false;
         let out_unit = self.query.grain.unwrap_or(Grain::Day).min(Grain::Day);
-        let custom = match &custom_shift {
+        let custom = match &opts.custom_shift {
             Some((n, g)) => Some((
                 *n,
                 self.query.custom_grains.get(g).cloned().ok_or_else(|| {
@@ -408,96 +503,80 @@ impl Planner<'_> {
             )),
             None => None,
         };
-        let time = match (&raw_time, row_shift, to_start) {
+        let day_offsets = || {
+            datafusion::logical_expr::cast(
+                ident("_k") * lit(86_400_000_000i64),
+                datafusion::arrow::datatypes::DataType::Duration(datafusion::arrow::datatypes::TimeUnit::Microsecond),
+            )
+        };
+        let time = match (&raw, row_shift, opts.to_start) {
             (Some(t), _, _) if custom.is_some() => {
                 custom.as_ref().map(|(n, g)| super::custom_shift_expr(g, *n, t.clone()))
             }
             // Period p takes the rows of the day that starts its `g` period: a row on such a
             // day goes to every period start p within that `g` period; `_k` counts days.
-            (Some(t), _, Some(_)) => {
-                let base = truncate(out_unit, t.clone());
-                Some(
-                    base + datafusion::logical_expr::cast(
-                        ident("_k") * lit(86_400_000_000i64),
-                        datafusion::arrow::datatypes::DataType::Duration(
-                            datafusion::arrow::datatypes::TimeUnit::Microsecond,
-                        ),
-                    ),
-                )
-            }
+            (Some(t), _, Some(_)) => Some(truncate(out_unit, t.clone()) + day_offsets()),
             (Some(t), true, None) => {
-                let mut bucket = self.query.grain.unwrap_or(Grain::Day).min(Grain::Day);
-                for d in shifts {
-                    bucket = bucket.min(d.unit);
-                }
+                let bucket = shift_bucket(self.query.grain, shifts);
                 let base = truncate(bucket, t.clone());
                 clamp = shifts_clamp(shifts, bucket);
                 let moved = shift_expr(base.clone(), shifts);
-                Some(if clamp {
-                    moved
-                        + datafusion::logical_expr::cast(
-                            ident("_k") * lit(86_400_000_000i64),
-                            datafusion::arrow::datatypes::DataType::Duration(
-                                datafusion::arrow::datatypes::TimeUnit::Microsecond,
-                            ),
-                        )
-                } else {
-                    moved
-                })
+                Some(if clamp { moved + day_offsets() } else { moved })
             }
-            _ => raw_time.clone(),
+            _ => raw.clone(),
         };
-        let dims: Vec<(String, Expr)> = match (&time, row_shift) {
-            (Some(t), true) => self
-                .dimensions_with(product, measure, Some(t))?
-                .into_iter()
-                .map(|(n, e, _)| (n, e))
-                .collect(),
-            _ => self.dimensions(product, measure)?,
+        Ok(RowTime {
+            raw,
+            time,
+            clamp,
+            row_shift,
+            out_unit,
+        })
+    }
+
+    /// `--where` over the rows (with `metric_time` as `time`), and with `defer` the
+    /// conjuncts on `metric_time` alone set aside, over `period`.
+    fn where_filter(
+        &mut self,
+        product: &str,
+        time: Option<&Expr>,
+        defer: bool,
+    ) -> Result<(Option<Expr>, Option<Expr>)> {
+        let Some(sql) = self.query.filter.clone() else {
+            return Ok((None, None));
         };
-        let mut filter = match self.query.filter.clone() {
-            Some(sql) => Some(self.parse_with_time(product, &sql, "--where", time.as_ref())?),
-            None => None,
-        };
-        let mut deferred = None;
-        if let (true, Some(sql)) = (defer_time, self.query.filter.clone()) {
-            // Conjuncts on metric_time alone hold for the output period, not the rows.
-            let on_rows = filter.take().map(split_conjunction_owned).unwrap_or_default();
-            let mut keep = Vec::new();
-            let mut later = Vec::new();
-            for (r, p) in on_rows.into_iter().zip(self.period_conjuncts(product, &sql)?) {
-                match p {
-                    Some(p) => later.push(p),
-                    None => keep.push(r),
-                }
-            }
-            filter = conjunction(keep);
-            deferred = conjunction(later);
+        let filter = self.parse_with_time(product, &sql, "--where", time)?;
+        if !defer {
+            return Ok((Some(filter), None));
         }
-        let mut needed = BTreeSet::new();
-        for e in dims
-            .iter()
-            .map(|(_, e)| e)
-            .chain(filter.iter())
-            .chain(extra.iter())
-            .chain(time.iter())
+        // Conjuncts on metric_time alone hold for the output period, not the rows.
+        let mut keep = Vec::new();
+        let mut later = Vec::new();
+        for (r, p) in split_conjunction_owned(filter)
+            .into_iter()
+            .zip(self.period_conjuncts(product, &sql)?)
         {
-            needed.extend(ScopeSchema::qualifiers(e));
-        }
-        let mut b = self.scan(product, &needed)?;
-        let mut metric_columns: BTreeSet<String> = BTreeSet::new();
-        for e in filter.iter().chain(extra.iter()) {
-            for c in e.column_refs() {
-                if c.relation.is_none() && c.name.starts_with(super::planner::ENTITY_METRIC_PREFIX) {
-                    metric_columns.insert(c.name.clone());
-                }
+            match p {
+                Some(p) => later.push(p),
+                None => keep.push(r),
             }
         }
-        for name in metric_columns {
-            b = self.join_entity_metric(product, b, &name)?;
-        }
-        if let (Some(raw), Some(t), Some(g)) = (&raw_time, &time, to_start) {
-            let day = truncate(out_unit, raw.clone());
+        Ok((conjunction(keep), conjunction(later)))
+    }
+
+    /// Rows moved to other days: only those that can land in the range are read, then
+    /// each goes to its candidate days (`_k`).
+    fn move_rows(
+        &self,
+        mut b: LogicalPlanBuilder,
+        product: &str,
+        measure: &str,
+        shifts: &[CalendarDuration],
+        t: &RowTime,
+        to_start: Option<Grain>,
+    ) -> Result<LogicalPlanBuilder> {
+        if let (Some(raw), Some(time), Some(g)) = (&t.raw, &t.time, to_start) {
+            let day = truncate(t.out_unit, raw.clone());
             if let Some(from) = self.from {
                 b = b.filter(raw.clone().gt_eq(ts_lit(g.truncate(from)))).map_err(pe)?;
             }
@@ -524,17 +603,16 @@ impl Planner<'_> {
             }
             let starts = grains
                 .into_iter()
-                .map(|gr| truncate(gr, t.clone()).eq(t.clone()))
+                .map(|gr| truncate(gr, time.clone()).eq(time.clone()))
                 .reduce(Expr::or)
                 .unwrap_or_else(|| lit(true));
             b = b
                 .filter(day.clone().eq(truncate(g, day.clone())))
                 .and_then(|b| b.cross_join(offsets))
-                .and_then(|b| b.filter(truncate(g, t.clone()).eq(day.clone())))
+                .and_then(|b| b.filter(truncate(g, time.clone()).eq(day.clone())))
                 .and_then(|b| b.filter(starts))
                 .map_err(pe)?;
-        } else if let (Some(raw), Some(t), true) = (&raw_time, &time, row_shift) {
-            // Read only rows that can land in the range, then move them.
+        } else if let (Some(raw), Some(time), true) = (&t.raw, &t.time, t.row_shift) {
             let slack = chrono::Duration::days(4);
             if let Some(from) = self.from {
                 b = b
@@ -546,22 +624,22 @@ impl Planner<'_> {
                     .filter(raw.clone().lt(ts_lit(unshift(to, shifts) + slack)))
                     .map_err(pe)?;
             }
-            if clamp {
+            if t.clamp {
                 let offsets = day_counter(4i32)?;
-                let mut bucket = self.query.grain.unwrap_or(Grain::Day).min(Grain::Day);
-                for d in shifts {
-                    bucket = bucket.min(d.unit);
-                }
+                let bucket = shift_bucket(self.query.grain, shifts);
                 b = b
                     .cross_join(offsets)
-                    .and_then(|b| b.filter(unshift_expr(t.clone(), shifts).eq(truncate(bucket, raw.clone()))))
+                    .and_then(|b| b.filter(unshift_expr(time.clone(), shifts).eq(truncate(bucket, raw.clone()))))
                     .map_err(pe)?;
             }
         }
-        if let Some(w) = filter {
-            b = b.filter(w).map_err(pe)?;
-        }
-        let (lo, hi) = match range {
+        Ok(b)
+    }
+
+    /// The time range the rows are read in: `range` when given, else the query's, moved
+    /// back by the shifts when periods (not rows) are shifted.
+    fn row_range(&self, range: Option<TimeRange>, shifts: &[CalendarDuration], row_shift: bool) -> TimeRange {
+        match range {
             Some(r) => r,
             None if row_shift => (self.from, self.to),
             None => {
@@ -580,20 +658,7 @@ impl Planner<'_> {
                     self.to.map(|t| slack(unshift(t, shifts))),
                 )
             }
-        };
-        if let Some(t) = &time {
-            if let Some(lo) = lo {
-                b = b.filter(t.clone().gt_eq(ts_lit(lo))).map_err(pe)?;
-            }
-            if let Some(hi) = hi {
-                b = b.filter(t.clone().lt(ts_lit(hi))).map_err(pe)?;
-            }
         }
-        let period = match (self.query.grain, time) {
-            (Some(g), Some(t)) => Some(truncate(g, t)),
-            _ => None,
-        };
-        Ok((b, period, dims, deferred))
     }
 
     /// The conjuncts of the filter `sql`, each over `period` when it reads `metric_time` and
@@ -712,7 +777,12 @@ impl Planner<'_> {
         let row_shift = self.shifts_rows(shifts);
         // Shifted periods: filters on metric_time alone select output periods.
         let defer = !shifts.is_empty() && !row_shift && self.query.grain.is_some();
-        let (mut b, period, dims, deferred) = self.rows(
+        let Rows {
+            builder: mut b,
+            period,
+            dims,
+            deferred,
+        } = self.rows(
             product,
             &first,
             shifts,
@@ -773,7 +843,12 @@ impl Planner<'_> {
             .expr);
         let extra: Vec<Expr> = filter.iter().cloned().chain([snapshot.clone()]).collect();
         let row_shift = self.shifts_rows(&key.shifts);
-        let (mut b, period, dims, _) = self.rows(
+        let Rows {
+            builder: mut b,
+            period,
+            dims,
+            ..
+        } = self.rows(
             product,
             &key.input.measure,
             &key.shifts,

@@ -6,7 +6,6 @@ mod cumulative;
 mod exact_sum;
 mod frames;
 mod planner;
-mod scope;
 mod sql;
 pub(crate) mod time;
 mod udaf;
@@ -15,9 +14,11 @@ use chrono::{DateTime, Utc};
 
 use crate::model::Grain;
 
+pub use crate::model::{
+    DimensionError, ENTITY_METRIC_PREFIX, ResolvedDimension, ScopeSchema, declared_schema, entity_metric_columns,
+};
 pub use exact_sum::{ExactSum, Partials};
-pub use planner::{ENTITY_METRIC_PREFIX, OutputColumn, OutputRole, PlannedQuery, Planner};
-pub use scope::{DimensionError, ResolvedDimension, ScopeSchema, declared_schema};
+pub use planner::{OutputColumn, OutputRole, PlannedQuery, Planner};
 pub use sql::portable;
 pub use udaf::{Percentile, percentile_cont, percentile_disc};
 
@@ -89,21 +90,6 @@ impl QueryRequest {
             ..Query::default()
         })
     }
-}
-
-/// The `__kpi__K__per__E` columns a SQL text uses (a KPI's value per entity, Float64).
-pub fn entity_metric_columns(sql: &str) -> Vec<(String, datafusion::arrow::datatypes::DataType)> {
-    let mut names: Vec<String> = sql
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .filter(|w| w.starts_with(ENTITY_METRIC_PREFIX) && w.contains("__per__"))
-        .map(str::to_owned)
-        .collect();
-    names.sort();
-    names.dedup();
-    names
-        .into_iter()
-        .map(|n| (n, datafusion::arrow::datatypes::DataType::Float64))
-        .collect()
 }
 
 /// A custom granularity: runs of days `[from, to)`, each mapped to the start of its period.

@@ -12,7 +12,6 @@ use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, cast, iden
 use datafusion::prelude::nullif;
 use serde::Serialize;
 
-use super::scope::{DimensionError, ScopeSchema};
 use super::time::offset_duration;
 use super::{PERIOD_COLUMN, Query};
 use crate::catalog::Catalog;
@@ -22,6 +21,7 @@ use crate::expr::{ExprError, parse_expr};
 use crate::model::{
     CalendarDuration, ConversionCalculation, CumulativeWindow, Kpi, KpiBody, MeasureInput, PeriodAgg, Project,
 };
+use crate::model::{DimensionError, ENTITY_METRIC_PREFIX, ScopeSchema};
 
 /// What one value column computes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -643,8 +643,7 @@ impl<'a> Planner<'a> {
             .scope(product)?
             .extended_schema(&extras)
             .map_err(|e| CanaryError::query(format!("{what}: {e}")))?;
-        crate::validate::check_boolean_filter(&e, &schema, sql)
-            .map_err(|m| CanaryError::query(format!("{what}: {m}")))?;
+        crate::expr::check_boolean(&e, &schema, sql).map_err(|m| CanaryError::query(format!("{what}: {m}")))?;
         Ok(e)
     }
 
@@ -804,9 +803,6 @@ impl<'a> Planner<'a> {
         Ok(b)
     }
 }
-
-/// Prefix of a column holding a KPI's value per entity: `__kpi__K__per__E`.
-pub const ENTITY_METRIC_PREFIX: &str = "__kpi__";
 
 /// `(kpi, entity)` of a `__kpi__K__per__E` name.
 pub(super) fn entity_metric_parts(name: &str) -> Option<(String, String)> {

@@ -4,7 +4,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::DFSchema;
-use datafusion::logical_expr::ExprSchemable;
 
 use super::Origins;
 use super::product::{check_name, expr_diag, parse_version};
@@ -13,9 +12,11 @@ use crate::expr::{ExprError, parse_expr};
 use crate::model::{
     CalendarDuration, CumulativeWindow, DerivedInput, Direction, Grain, Kpi, KpiBody, MeasureInput, Offset, Project,
 };
-use crate::plan::{ScopeSchema, declared_schema};
-use crate::spec::{KpiSpec, KpiType, Located, MeasureRef};
+use crate::model::{ScopeSchema, declared_schema};
+use crate::spec::{ConversionSpec, KpiSpec, KpiType, Located, MeasureRef};
 
+/// A KPI checked section by section: names and shape, thresholds, then the body of its
+/// kind. Every problem goes to `diags`; the KPI only when there is none.
 pub(super) fn validate_kpi(
     spec: &Located<KpiSpec>,
     project: &Project,
@@ -27,7 +28,56 @@ pub(super) fn validate_kpi(
     check_name(&k.id, "KPI", spec.at("id"), diags);
     let version = parse_version(&k.version, spec.at("version"), diags);
     check_shape(spec, diags);
+    let (warn, critical) = thresholds(spec, diags);
+    let body = match k.kind {
+        KpiType::Simple => k
+            .measure
+            .as_ref()
+            .and_then(|m| measure_input(project, spec, "measure", m, k.filter.as_deref(), "filter", diags))
+            .map(|measure| KpiBody::Simple { measure }),
+        KpiType::Ratio => {
+            let num = k
+                .numerator
+                .as_ref()
+                .and_then(|r| measure_ref(project, spec, "numerator", r, diags));
+            let den = k
+                .denominator
+                .as_ref()
+                .and_then(|r| measure_ref(project, spec, "denominator", r, diags));
+            match (num, den) {
+                (Some(numerator), Some(denominator)) => Some(KpiBody::Ratio { numerator, denominator }),
+                _ => None,
+            }
+        }
+        KpiType::Derived => derived(spec, project, known_kpis, diags),
+        KpiType::Cumulative => cumulative(spec, project, diags),
+        KpiType::Conversion => k.conversion.as_ref().and_then(|c| conversion(spec, project, c, diags)),
+    };
+    if diags.len() > before {
+        return None;
+    }
+    Some(Kpi {
+        id: k.id.clone(),
+        version: version?,
+        name: k.name.clone(),
+        description: k.description.clone(),
+        owner: k.owner.clone(),
+        unit: k.unit.clone(),
+        direction: k.direction,
+        target: k.target,
+        warn,
+        critical,
+        tags: k.tags.clone(),
+        every_period: k.every_period,
+        body: body?,
+        file: spec.spans.file().to_owned(),
+    })
+}
 
+/// `(warn, critical)`: on the bad side of each other for the KPI's direction, and only
+/// with a direction.
+fn thresholds(spec: &Located<KpiSpec>, diags: &mut Vec<Diagnostic>) -> (Option<f64>, Option<f64>) {
+    let k = &spec.value;
     let (warn, critical) = k
         .thresholds
         .as_ref()
@@ -67,129 +117,94 @@ pub(super) fn validate_kpi(
             .with_hint("set `direction: higher_is_better` or `lower_is_better`"),
         );
     }
+    (warn, critical)
+}
 
-    let body = match k.kind {
-        KpiType::Simple => k
-            .measure
-            .as_ref()
-            .and_then(|m| measure_input(project, spec, "measure", m, k.filter.as_deref(), "filter", diags))
-            .map(|measure| KpiBody::Simple { measure }),
-        KpiType::Ratio => {
-            let num = k
-                .numerator
-                .as_ref()
-                .and_then(|r| measure_ref(project, spec, "numerator", r, diags));
-            let den = k
-                .denominator
-                .as_ref()
-                .and_then(|r| measure_ref(project, spec, "denominator", r, diags));
-            match (num, den) {
-                (Some(numerator), Some(denominator)) => Some(KpiBody::Ratio { numerator, denominator }),
-                _ => None,
-            }
-        }
-        KpiType::Derived => derived(spec, project, known_kpis, diags),
-        KpiType::Cumulative => {
-            let measure = k
-                .measure
-                .as_ref()
-                .and_then(|m| measure_input(project, spec, "measure", m, k.filter.as_deref(), "filter", diags));
-            let window = cumulative_window(spec, diags);
-            if let Some(m) = &measure {
-                require_time(project, m, spec.at("measure"), "a cumulative KPI", diags);
-                if project.products[&m.product].measures[&m.measure].non_additive.is_some() {
-                    diags.push(
-                        Diagnostic::new(
-                            Code::InvalidAggregation,
-                            spec.at("measure"),
-                            format!(
-                                "`{}.{}` is semi-additive (`non_additive`): adding it up over time has no meaning",
-                                m.product, m.measure
-                            ),
-                        )
-                        .with_hint(
-                            "use a simple KPI for the balance at each period, or a measure without `non_additive`",
-                        ),
-                    );
-                }
-            }
-            match (measure, window) {
-                (Some(measure), Some(window)) => Some(KpiBody::Cumulative {
-                    measure,
-                    window,
-                    period_agg: spec.value.cumulative.as_ref().and_then(|c| c.period_agg),
-                }),
-                _ => None,
-            }
-        }
-        KpiType::Conversion => k.conversion.as_ref().and_then(|c| {
-            let base = measure_ref(project, spec, "conversion.base", &c.base, diags);
-            let conv = measure_ref(project, spec, "conversion.conversion", &c.conversion, diags);
-            let window = match &c.window {
-                Some(w) => Some(parse_duration(w, spec.at("conversion.window"), diags)?),
-                None => None,
-            };
-            let (base, conversion) = (base?, conv?);
-            require_time(
-                project,
-                &base,
-                spec.at("conversion.base.measure"),
-                "a conversion KPI",
-                diags,
+/// A cumulative KPI: a measure with a time dimension, not semi-additive, and its window.
+fn cumulative(spec: &Located<KpiSpec>, project: &Project, diags: &mut Vec<Diagnostic>) -> Option<KpiBody> {
+    let k = &spec.value;
+    let measure = k
+        .measure
+        .as_ref()
+        .and_then(|m| measure_input(project, spec, "measure", m, k.filter.as_deref(), "filter", diags));
+    let window = cumulative_window(spec, diags);
+    if let Some(m) = &measure {
+        require_time(project, m, spec.at("measure"), "a cumulative KPI", diags);
+        if project.products[&m.product].measures[&m.measure].non_additive.is_some() {
+            diags.push(
+                Diagnostic::new(
+                    Code::InvalidAggregation,
+                    spec.at("measure"),
+                    format!(
+                        "`{}.{}` is semi-additive (`non_additive`): adding it up over time has no meaning",
+                        m.product, m.measure
+                    ),
+                )
+                .with_hint("use a simple KPI for the balance at each period, or a measure without `non_additive`"),
             );
-            require_time(
-                project,
-                &conversion,
-                spec.at("conversion.conversion.measure"),
-                "a conversion KPI",
-                diags,
-            );
-            let products: BTreeSet<&str> = [base.product.as_str(), conversion.product.as_str()].into();
-            for id in products {
-                let product = &project.products[id];
-                if !product.entities.contains_key(&c.entity) {
-                    diags.push(
-                        Diagnostic::new(
-                            Code::UnknownEntity,
-                            spec.at("conversion.entity"),
-                            format!("`{}` is not an entity of `{id}`", c.entity),
-                        )
-                        .with_hint(did_you_mean(&c.entity, product.entities.keys().map(String::as_str))),
-                    );
-                }
-            }
-            Some(KpiBody::Conversion {
-                base,
-                conversion,
-                entity: c.entity.clone(),
-                window,
-                calculation: c.calculation,
-                constant_properties: c
-                    .constant_properties
-                    .iter()
-                    .map(|p| (p.base.clone(), p.conversion.clone()))
-                    .collect(),
-            })
-        }),
-    };
-    if diags.len() > before {
-        return None;
+        }
     }
-    Some(Kpi {
-        id: k.id.clone(),
-        version: version?,
-        name: k.name.clone(),
-        description: k.description.clone(),
-        owner: k.owner.clone(),
-        unit: k.unit.clone(),
-        direction: k.direction,
-        target: k.target,
-        warn,
-        critical,
-        tags: k.tags.clone(),
-        every_period: k.every_period,
-        body: body?,
-        file: spec.spans.file().to_owned(),
+    Some(KpiBody::Cumulative {
+        measure: measure?,
+        window: window?,
+        period_agg: k.cumulative.as_ref().and_then(|c| c.period_agg),
+    })
+}
+
+/// A conversion KPI: base and conversion measures with time dimensions, the entity in
+/// both products, the window.
+fn conversion(
+    spec: &Located<KpiSpec>,
+    project: &Project,
+    c: &ConversionSpec,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<KpiBody> {
+    let base = measure_ref(project, spec, "conversion.base", &c.base, diags);
+    let conv = measure_ref(project, spec, "conversion.conversion", &c.conversion, diags);
+    let window = match &c.window {
+        Some(w) => Some(parse_duration(w, spec.at("conversion.window"), diags)?),
+        None => None,
+    };
+    let (base, conversion) = (base?, conv?);
+    require_time(
+        project,
+        &base,
+        spec.at("conversion.base.measure"),
+        "a conversion KPI",
+        diags,
+    );
+    require_time(
+        project,
+        &conversion,
+        spec.at("conversion.conversion.measure"),
+        "a conversion KPI",
+        diags,
+    );
+    let products: BTreeSet<&str> = [base.product.as_str(), conversion.product.as_str()].into();
+    for id in products {
+        let product = &project.products[id];
+        if !product.entities.contains_key(&c.entity) {
+            diags.push(
+                Diagnostic::new(
+                    Code::UnknownEntity,
+                    spec.at("conversion.entity"),
+                    format!("`{}` is not an entity of `{id}`", c.entity),
+                )
+                .with_hint(did_you_mean(&c.entity, product.entities.keys().map(String::as_str))),
+            );
+        }
+    }
+    Some(KpiBody::Conversion {
+        base,
+        conversion,
+        entity: c.entity.clone(),
+        window,
+        calculation: c.calculation,
+        constant_properties: c
+            .constant_properties
+            .iter()
+            .map(|p| (p.base.clone(), p.conversion.clone()))
+            .collect(),
     })
 }
 
@@ -304,10 +319,10 @@ fn measure_input(
     if let Some(f) = filter {
         match ScopeSchema::new(project, product_id, &declared_schema) {
             Ok(scope) => {
-                let extras = crate::plan::entity_metric_columns(f);
+                let extras = crate::model::entity_metric_columns(f);
                 let checked = scope.parse_with_extras(f, &extras).and_then(|e| {
                     let schema = scope.extended_schema(&extras)?;
-                    check_boolean(&e, &schema, f)
+                    crate::expr::check_boolean(&e, &schema, f)
                 });
                 if let Err(e) = checked {
                     diags.push(
@@ -363,17 +378,6 @@ fn fan_out_diag(project: &Project, scope: &ScopeSchema, err: &ExprError, at: Loc
             "define the KPI over `{product}` itself, or give `{product}` a unique key for `{entity}`"
         )),
     )
-}
-
-/// A filter must be a boolean expression.
-pub(crate) fn check_boolean(e: &datafusion::logical_expr::Expr, schema: &DFSchema, sql: &str) -> Result<(), ExprError> {
-    match e.get_type(schema) {
-        Ok(DataType::Boolean | DataType::Null) => Ok(()),
-        Ok(t) => Err(ExprError::Invalid(format!(
-            "`{sql}` is of type {t}, not a boolean condition"
-        ))),
-        Err(err) => Err(ExprError::Invalid(err.to_string())),
-    }
 }
 
 fn require_time(project: &Project, m: &MeasureInput, at: Location, what: &str, diags: &mut Vec<Diagnostic>) {

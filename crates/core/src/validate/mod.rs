@@ -3,17 +3,6 @@
 mod kpi;
 mod product;
 
-pub(crate) use kpi::check_boolean;
-
-/// Check that a parsed filter is a boolean condition.
-pub fn check_boolean_filter(
-    e: &datafusion::logical_expr::Expr,
-    schema: &datafusion::common::DFSchema,
-    sql: &str,
-) -> Result<(), String> {
-    check_boolean(e, schema, sql).map_err(|e| e.to_string())
-}
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

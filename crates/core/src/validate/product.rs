@@ -10,12 +10,12 @@ use indexmap::IndexMap;
 use super::Origins;
 use crate::diagnostic::{Code, Diagnostic, Location, did_you_mean};
 use crate::expr::{ExprError, parse_expr};
+use crate::model::declared_schema;
 use crate::model::{
     AggKind, Column, Dimension, DimensionKind, Entity, Grain, Measure, NonAdditive, Product, Project, Scope, Source,
     parse_type, type_name,
 };
-use crate::plan::declared_schema;
-use crate::spec::{Located, ProductSpec};
+use crate::spec::{Located, MeasureSpec, ProductSpec};
 
 pub(super) fn parse_version(v: &str, at: Location, diags: &mut Vec<Diagnostic>) -> Option<semver::Version> {
     match semver::Version::parse(v) {
@@ -69,6 +69,54 @@ pub(super) fn expr_diag(err: ExprError, at: Location, what: &str) -> Diagnostic 
     }
 }
 
+/// The names a contract's fields may refer to: its columns and partition keys.
+struct ColumnNames<'a> {
+    columns: Vec<&'a str>,
+    partitions: Vec<&'a str>,
+}
+
+impl ColumnNames<'_> {
+    fn contains(&self, n: &str) -> bool {
+        self.columns.contains(&n) || self.partitions.contains(&n)
+    }
+
+    fn unknown(&self, name: &str, at: Location, what: &str) -> Diagnostic {
+        Diagnostic::new(
+            Code::UnknownColumn,
+            at,
+            format!("{what} `{name}` is not a column of the contract"),
+        )
+        .with_hint(did_you_mean(
+            name,
+            self.columns.iter().copied().chain(self.partitions.iter().copied()),
+        ))
+    }
+}
+
+/// The time dimensions of a contract, which its time settings must name.
+struct TimeDimensions<'a> {
+    product: &'a str,
+    names: Vec<&'a str>,
+}
+
+impl TimeDimensions<'_> {
+    fn check(&self, name: &str, at: Location, diags: &mut Vec<Diagnostic>) {
+        if !self.names.contains(&name) {
+            diags.push(
+                Diagnostic::new(
+                    Code::UnknownDimension,
+                    at,
+                    format!("`{name}` is not a time dimension of `{}`", self.product),
+                )
+                .with_hint(did_you_mean(name, self.names.iter().copied())),
+            );
+        }
+    }
+}
+
+/// A data-product contract checked section by section: names, columns, entities,
+/// dimensions, time settings, measures, sources. Every problem goes to `diags`; the product
+/// only when there is none.
 pub(super) fn validate_product(
     spec: &Located<ProductSpec>,
     root: &Path,
@@ -79,9 +127,74 @@ pub(super) fn validate_product(
     check_name(&p.product, "product", spec.at("product"), diags);
     let version = parse_version(&p.version, spec.at("version"), diags);
     let location = resolve_location(&p.location, root, spec.at("location"), diags);
+    let partitions = partitions(spec, diags);
+    let columns = columns(spec, diags);
+    let names = ColumnNames {
+        columns: p.columns.iter().map(|c| c.name.as_str()).collect(),
+        partitions: partitions.iter().map(|(n, _)| n.as_str()).collect(),
+    };
+    if let Some(t) = &p.tenant_column
+        && !names.contains(t)
+    {
+        diags.push(names.unknown(t, spec.at("tenant_column"), "tenant column"));
+    }
+    let entities = entities(spec, &names, diags);
+    let own = own_schema(&p.product, &partitions, &columns);
+    let mut dimensions = IndexMap::new();
+    for (i, d) in p.dimensions.iter().enumerate() {
+        if let Some(dim) = dimension(spec, i, own.as_ref(), &dimensions, diags) {
+            dimensions.insert(d.name.clone(), dim);
+        }
+    }
+    let time = TimeDimensions {
+        product: &p.product,
+        names: dimensions
+            .iter()
+            .filter(|(_, d)| d.kind == DimensionKind::Time)
+            .map(|(n, _)| n.as_str())
+            .collect(),
+    };
+    check_time_settings(spec, &time, diags);
+    let mut measures = IndexMap::new();
+    for (i, m) in p.measures.iter().enumerate() {
+        let context = MeasureContext {
+            names: &names,
+            own: own.as_ref(),
+            time: &time,
+            entities: &entities,
+        };
+        if let Some(measure) = measure(spec, i, &context, &measures, diags) {
+            measures.insert(m.name.clone(), measure);
+        }
+    }
+    let sources = sources(spec, &names, diags);
 
+    if diags.len() > before {
+        return None;
+    }
+    Some(Product {
+        id: p.product.clone(),
+        version: version?,
+        owner: p.owner.clone(),
+        description: p.description.clone(),
+        location: location?,
+        location_written: p.location.clone(),
+        partitions,
+        tenant_column: p.tenant_column.clone(),
+        columns,
+        entities,
+        dimensions,
+        measures,
+        time_dimension: p.time_dimension.clone(),
+        validity: p.validity.as_ref().map(|v| (v.start.clone(), v.end.clone())),
+        sources,
+        file: spec.spans.file().to_owned(),
+    })
+}
+
+fn partitions(spec: &Located<ProductSpec>, diags: &mut Vec<Diagnostic>) -> Vec<(String, DataType)> {
     let mut partitions = Vec::new();
-    for (i, part) in p.partitions.iter().enumerate() {
+    for (i, part) in spec.value.partitions.iter().enumerate() {
         match parse_type(&part.data_type) {
             Ok(t) => partitions.push((part.name.clone(), t)),
             Err(e) => diags.push(Diagnostic::new(
@@ -91,9 +204,12 @@ pub(super) fn validate_product(
             )),
         }
     }
+    partitions
+}
 
+fn columns(spec: &Located<ProductSpec>, diags: &mut Vec<Diagnostic>) -> IndexMap<String, Column> {
     let mut columns = IndexMap::new();
-    for (i, c) in p.columns.iter().enumerate() {
+    for (i, c) in spec.value.columns.iter().enumerate() {
         if columns.contains_key(&c.name) {
             diags.push(Diagnostic::new(
                 Code::DuplicateId,
@@ -120,38 +236,21 @@ pub(super) fn validate_product(
             )),
         }
     }
-    let column_names: Vec<&str> = p.columns.iter().map(|c| c.name.as_str()).collect();
-    let partition_names: Vec<&str> = partitions.iter().map(|(n, _)| n.as_str()).collect();
-    let is_column = |n: &str| column_names.contains(&n) || partition_names.contains(&n);
-    let unknown_column = |name: &str, at: Location, what: &str| {
-        Diagnostic::new(
-            Code::UnknownColumn,
-            at,
-            format!("{what} `{name}` is not a column of the contract"),
-        )
-        .with_hint(did_you_mean(
-            name,
-            column_names.iter().copied().chain(partition_names.iter().copied()),
-        ))
-    };
+    columns
+}
 
-    if let Some(t) = &p.tenant_column
-        && !is_column(t)
-    {
-        diags.push(unknown_column(t, spec.at("tenant_column"), "tenant column"));
-    }
-
+fn entities(
+    spec: &Located<ProductSpec>,
+    names: &ColumnNames<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> IndexMap<String, Entity> {
     let mut entities = IndexMap::new();
-    for (i, e) in p.entities.iter().enumerate() {
+    for (i, e) in spec.value.entities.iter().enumerate() {
         check_name(&e.name, "entity", spec.at(&format!("entities.{i}.name")), diags);
         let column = e.column.clone().unwrap_or_else(|| e.name.clone());
-        if !is_column(&column) {
+        if !names.contains(&column) {
             let field = if e.column.is_some() { "column" } else { "name" };
-            diags.push(unknown_column(
-                &column,
-                spec.at(&format!("entities.{i}.{field}")),
-                "entity column",
-            ));
+            diags.push(names.unknown(&column, spec.at(&format!("entities.{i}.{field}")), "entity column"));
         }
         if entities
             .insert(e.name.clone(), Entity { kind: e.kind, column })
@@ -164,122 +263,117 @@ pub(super) fn validate_product(
             ));
         }
     }
+    entities
+}
 
-    let own = {
-        let probe = Product {
-            id: p.product.clone(),
-            version: semver::Version::new(0, 0, 0),
-            owner: String::new(),
-            description: None,
-            location: String::new(),
-            location_written: String::new(),
-            partitions: partitions.clone(),
-            tenant_column: None,
-            columns: columns.clone(),
-            entities: IndexMap::new(),
-            dimensions: IndexMap::new(),
-            measures: IndexMap::new(),
-            time_dimension: None,
-            validity: None,
-            sources: Vec::new(),
-            file: String::new(),
-        };
-        DFSchema::try_from_qualified_schema(p.product.as_str(), &declared_schema(&probe)).ok()
+/// The schema the product's own expressions are parsed against: its columns and
+/// partitions, qualified by the product's id.
+fn own_schema(id: &str, partitions: &[(String, DataType)], columns: &IndexMap<String, Column>) -> Option<DFSchema> {
+    let probe = Product {
+        id: id.to_owned(),
+        version: semver::Version::new(0, 0, 0),
+        owner: String::new(),
+        description: None,
+        location: String::new(),
+        location_written: String::new(),
+        partitions: partitions.to_vec(),
+        tenant_column: None,
+        columns: columns.clone(),
+        entities: IndexMap::new(),
+        dimensions: IndexMap::new(),
+        measures: IndexMap::new(),
+        time_dimension: None,
+        validity: None,
+        sources: Vec::new(),
+        file: String::new(),
     };
+    DFSchema::try_from_qualified_schema(id, &declared_schema(&probe)).ok()
+}
 
-    let mut dimensions = IndexMap::new();
-    for (i, d) in p.dimensions.iter().enumerate() {
-        let at = |f: &str| spec.at(&format!("dimensions.{i}.{f}"));
-        check_name(&d.name, "dimension", at("name"), diags);
-        if dimensions.contains_key(&d.name) {
-            diags.push(Diagnostic::new(
-                Code::DuplicateId,
-                at("name"),
-                format!("dimension `{}` is declared twice", d.name),
-            ));
-            continue;
-        }
-        let expr = d.expr.clone().unwrap_or_else(|| d.name.clone());
-        let mut data_type = None;
-        if let Some(own) = &own {
-            match parse_expr(&expr, own) {
-                Ok(e) => data_type = e.get_type(own).ok(),
-                Err(e) => {
-                    let field = if d.expr.is_some() { "expr" } else { "name" };
-                    diags.push(expr_diag(e, at(field), &format!("dimension `{}`", d.name)));
-                }
+/// Dimension `i` of the contract; `None` when it repeats an earlier one's name.
+fn dimension(
+    spec: &Located<ProductSpec>,
+    i: usize,
+    own: Option<&DFSchema>,
+    earlier: &IndexMap<String, Dimension>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Dimension> {
+    let d = &spec.value.dimensions[i];
+    let at = |f: &str| spec.at(&format!("dimensions.{i}.{f}"));
+    check_name(&d.name, "dimension", at("name"), diags);
+    if earlier.contains_key(&d.name) {
+        diags.push(Diagnostic::new(
+            Code::DuplicateId,
+            at("name"),
+            format!("dimension `{}` is declared twice", d.name),
+        ));
+        return None;
+    }
+    let expr = d.expr.clone().unwrap_or_else(|| d.name.clone());
+    let mut data_type = None;
+    if let Some(own) = own {
+        match parse_expr(&expr, own) {
+            Ok(e) => data_type = e.get_type(own).ok(),
+            Err(e) => {
+                let field = if d.expr.is_some() { "expr" } else { "name" };
+                diags.push(expr_diag(e, at(field), &format!("dimension `{}`", d.name)));
             }
         }
-        let granularity = match (d.kind, &d.granularity) {
-            (DimensionKind::Time, Some(g)) => match g.parse::<Grain>() {
-                Ok(g) => Some(g),
-                Err(e) => {
-                    diags.push(Diagnostic::new(Code::InvalidGrain, at("granularity"), e));
-                    None
-                }
-            },
-            (DimensionKind::Time, None) => Some(Grain::Day),
-            (DimensionKind::Categorical, Some(_)) => {
-                diags.push(
-                    Diagnostic::new(
-                        Code::InvalidGrain,
-                        at("granularity"),
-                        "only time dimensions have a granularity",
-                    )
-                    .with_hint("remove `granularity`, or make the dimension `type: time`"),
-                );
+    }
+    let granularity = match (d.kind, &d.granularity) {
+        (DimensionKind::Time, Some(g)) => match g.parse::<Grain>() {
+            Ok(g) => Some(g),
+            Err(e) => {
+                diags.push(Diagnostic::new(Code::InvalidGrain, at("granularity"), e));
                 None
             }
-            (DimensionKind::Categorical, None) => None,
-        };
-        if d.kind == DimensionKind::Time
-            && let Some(t) = &data_type
-            && !matches!(t, DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _))
-        {
-            diags.push(Diagnostic::new(
-                Code::TypeMismatch,
-                at("type"),
-                format!(
-                    "time dimension `{}` is of type {}, not a date or timestamp",
-                    d.name,
-                    type_name(t)
-                ),
-            ));
-        }
-        dimensions.insert(
-            d.name.clone(),
-            Dimension {
-                kind: d.kind,
-                expr,
-                granularity,
-                partition: d.partition,
-                description: d.description.clone(),
-            },
-        );
-    }
-    let time_dims: Vec<&str> = dimensions
-        .iter()
-        .filter(|(_, d)| d.kind == DimensionKind::Time)
-        .map(|(n, _)| n.as_str())
-        .collect();
-    let check_time_dim = |name: &str, at: Location, diags: &mut Vec<Diagnostic>| {
-        if !time_dims.contains(&name) {
+        },
+        (DimensionKind::Time, None) => Some(Grain::Day),
+        (DimensionKind::Categorical, Some(_)) => {
             diags.push(
                 Diagnostic::new(
-                    Code::UnknownDimension,
-                    at,
-                    format!("`{name}` is not a time dimension of `{}`", p.product),
+                    Code::InvalidGrain,
+                    at("granularity"),
+                    "only time dimensions have a granularity",
                 )
-                .with_hint(did_you_mean(name, time_dims.iter().copied())),
+                .with_hint("remove `granularity`, or make the dimension `type: time`"),
             );
+            None
         }
+        (DimensionKind::Categorical, None) => None,
     };
+    if d.kind == DimensionKind::Time
+        && let Some(t) = &data_type
+        && !matches!(t, DataType::Date32 | DataType::Date64 | DataType::Timestamp(_, _))
+    {
+        diags.push(Diagnostic::new(
+            Code::TypeMismatch,
+            at("type"),
+            format!(
+                "time dimension `{}` is of type {}, not a date or timestamp",
+                d.name,
+                type_name(t)
+            ),
+        ));
+    }
+    Some(Dimension {
+        kind: d.kind,
+        expr,
+        granularity,
+        partition: d.partition,
+        description: d.description.clone(),
+    })
+}
+
+/// `time_dimension` and `validity` name time dimensions; a natural key needs `validity`.
+fn check_time_settings(spec: &Located<ProductSpec>, time: &TimeDimensions<'_>, diags: &mut Vec<Diagnostic>) {
+    let p = &spec.value;
     if let Some(t) = &p.time_dimension {
-        check_time_dim(t, spec.at("time_dimension"), diags);
+        time.check(t, spec.at("time_dimension"), diags);
     }
     if let Some(v) = &p.validity {
-        check_time_dim(&v.start, spec.at("validity.start"), diags);
-        check_time_dim(&v.end, spec.at("validity.end"), diags);
+        time.check(&v.start, spec.at("validity.start"), diags);
+        time.check(&v.end, spec.at("validity.end"), diags);
     }
     if p.validity.is_none()
         && let Some((i, e)) = p
@@ -297,126 +391,143 @@ pub(super) fn validate_product(
             .with_hint("add `validity: {start: <time dimension>, end: <time dimension>}`, or use `primary`"),
         );
     }
+}
 
-    let mut measures = IndexMap::new();
-    for (i, m) in p.measures.iter().enumerate() {
-        let at = |f: &str| spec.at(&format!("measures.{i}.{f}"));
-        check_name(&m.name, "measure", at("name"), diags);
-        if measures.contains_key(&m.name) {
-            diags.push(Diagnostic::new(
-                Code::DuplicateId,
-                at("name"),
-                format!("measure `{}` is declared twice", m.name),
-            ));
-            continue;
-        }
-        let expr = match (&m.expr, m.agg) {
-            (Some(e), _) => Some(e.clone()),
-            (None, AggKind::Count) => None,
-            (None, _) if is_column(&m.name) => Some(m.name.clone()),
-            (None, agg) => {
-                diags.push(
-                    Diagnostic::new(
-                        Code::InvalidAggregation,
-                        at("name"),
-                        format!("measure `{}` ({agg:?}) needs an `expr`", m.name),
-                    )
-                    .with_hint("add `expr:` with a column or expression, or name the measure after a column"),
-                );
-                None
-            }
-        };
-        if let (Some(e), Some(own)) = (&expr, &own) {
-            match parse_expr(e, own) {
-                Ok(parsed) => {
-                    if let Ok(t) = parsed.get_type(own) {
-                        check_agg_type(
-                            m.agg,
-                            &t,
-                            at(if m.expr.is_some() { "expr" } else { "name" }),
-                            &m.name,
-                            diags,
-                        );
-                    }
-                }
-                Err(err) => {
-                    let field = if m.expr.is_some() { "expr" } else { "name" };
-                    diags.push(expr_diag(err, at(field), &format!("measure `{}`", m.name)));
+/// What a measure's fields are checked against.
+struct MeasureContext<'a> {
+    names: &'a ColumnNames<'a>,
+    own: Option<&'a DFSchema>,
+    time: &'a TimeDimensions<'a>,
+    entities: &'a IndexMap<String, Entity>,
+}
+
+/// Measure `i` of the contract; `None` when it repeats an earlier one's name.
+fn measure(
+    spec: &Located<ProductSpec>,
+    i: usize,
+    cx: &MeasureContext<'_>,
+    earlier: &IndexMap<String, Measure>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Measure> {
+    let m = &spec.value.measures[i];
+    let at = |f: &str| spec.at(&format!("measures.{i}.{f}"));
+    check_name(&m.name, "measure", at("name"), diags);
+    if earlier.contains_key(&m.name) {
+        diags.push(Diagnostic::new(
+            Code::DuplicateId,
+            at("name"),
+            format!("measure `{}` is declared twice", m.name),
+        ));
+        return None;
+    }
+    let expr = measure_expr(m, cx, at("name"), diags);
+    if let (Some(e), Some(own)) = (&expr, cx.own) {
+        let field = if m.expr.is_some() { "expr" } else { "name" };
+        match parse_expr(e, own) {
+            Ok(parsed) => {
+                if let Ok(t) = parsed.get_type(own) {
+                    check_agg_type(m.agg, &t, at(field), &m.name, diags);
                 }
             }
+            Err(err) => diags.push(expr_diag(err, at(field), &format!("measure `{}`", m.name))),
         }
-        let percentile = match (m.agg, m.percentile) {
-            (AggKind::Percentile | AggKind::PercentileDisc, Some(q)) if (0.0..=1.0).contains(&q) => Some(q),
-            (AggKind::Percentile | AggKind::PercentileDisc, Some(q)) => {
+    }
+    let percentile = percentile(m, &at, diags);
+    if let Some(t) = &m.time_dimension {
+        cx.time.check(t, at("time_dimension"), diags);
+    }
+    let non_additive = m.non_additive.as_ref().map(|na| {
+        cx.time.check(&na.dimension, at("non_additive.dimension"), diags);
+        for (k, e) in na.per.iter().enumerate() {
+            if !cx.entities.contains_key(e) {
                 diags.push(
                     Diagnostic::new(
-                        Code::InvalidAggregation,
-                        at("percentile"),
-                        format!("percentile {q} is outside [0, 1]"),
+                        Code::UnknownEntity,
+                        at(&format!("non_additive.per.{k}")),
+                        format!("`{e}` is not an entity of `{}`", spec.value.product),
                     )
-                    .with_hint("write the percentile as a fraction, e.g. 0.9 for the 90th"),
+                    .with_hint(did_you_mean(e, cx.entities.keys().map(String::as_str))),
                 );
-                None
             }
-            (AggKind::Percentile | AggKind::PercentileDisc, None) => {
-                diags.push(Diagnostic::new(
+        }
+        NonAdditive {
+            dimension: na.dimension.clone(),
+            window: na.window,
+            per: na.per.clone(),
+        }
+    });
+    Some(Measure {
+        agg: m.agg,
+        expr,
+        percentile,
+        time_dimension: m.time_dimension.clone(),
+        non_additive,
+        description: m.description.clone(),
+    })
+}
+
+/// The expression a measure aggregates: its `expr`, the column of its name, or none for a
+/// `count` of rows.
+fn measure_expr(m: &MeasureSpec, cx: &MeasureContext<'_>, at: Location, diags: &mut Vec<Diagnostic>) -> Option<String> {
+    match (&m.expr, m.agg) {
+        (Some(e), _) => Some(e.clone()),
+        (None, AggKind::Count) => None,
+        (None, _) if cx.names.contains(&m.name) => Some(m.name.clone()),
+        (None, agg) => {
+            diags.push(
+                Diagnostic::new(
                     Code::InvalidAggregation,
-                    at("agg"),
-                    format!("measure `{}` needs `percentile:` (a fraction in [0, 1])", m.name),
-                ));
-                None
-            }
-            (_, Some(_)) => {
-                diags.push(Diagnostic::new(
+                    at,
+                    format!("measure `{}` ({agg:?}) needs an `expr`", m.name),
+                )
+                .with_hint("add `expr:` with a column or expression, or name the measure after a column"),
+            );
+            None
+        }
+    }
+}
+
+/// The fraction of a percentile measure, which only those have.
+fn percentile(m: &MeasureSpec, at: &dyn Fn(&str) -> Location, diags: &mut Vec<Diagnostic>) -> Option<f64> {
+    match (m.agg, m.percentile) {
+        (AggKind::Percentile | AggKind::PercentileDisc, Some(q)) if (0.0..=1.0).contains(&q) => Some(q),
+        (AggKind::Percentile | AggKind::PercentileDisc, Some(q)) => {
+            diags.push(
+                Diagnostic::new(
                     Code::InvalidAggregation,
                     at("percentile"),
-                    "`percentile` applies only to `percentile` and `percentile_disc` measures",
-                ));
-                None
-            }
-            (_, None) => None,
-        };
-        if let Some(t) = &m.time_dimension {
-            check_time_dim(t, at("time_dimension"), diags);
+                    format!("percentile {q} is outside [0, 1]"),
+                )
+                .with_hint("write the percentile as a fraction, e.g. 0.9 for the 90th"),
+            );
+            None
         }
-        let non_additive = m.non_additive.as_ref().map(|na| {
-            check_time_dim(&na.dimension, at("non_additive.dimension"), diags);
-            for (k, e) in na.per.iter().enumerate() {
-                if !entities.contains_key(e) {
-                    diags.push(
-                        Diagnostic::new(
-                            Code::UnknownEntity,
-                            at(&format!("non_additive.per.{k}")),
-                            format!("`{e}` is not an entity of `{}`", p.product),
-                        )
-                        .with_hint(did_you_mean(e, entities.keys().map(String::as_str))),
-                    );
-                }
-            }
-            NonAdditive {
-                dimension: na.dimension.clone(),
-                window: na.window,
-                per: na.per.clone(),
-            }
-        });
-        measures.insert(
-            m.name.clone(),
-            Measure {
-                agg: m.agg,
-                expr,
-                percentile,
-                time_dimension: m.time_dimension.clone(),
-                non_additive,
-                description: m.description.clone(),
-            },
-        );
+        (AggKind::Percentile | AggKind::PercentileDisc, None) => {
+            diags.push(Diagnostic::new(
+                Code::InvalidAggregation,
+                at("agg"),
+                format!("measure `{}` needs `percentile:` (a fraction in [0, 1])", m.name),
+            ));
+            None
+        }
+        (_, Some(_)) => {
+            diags.push(Diagnostic::new(
+                Code::InvalidAggregation,
+                at("percentile"),
+                "`percentile` applies only to `percentile` and `percentile_disc` measures",
+            ));
+            None
+        }
+        (_, None) => None,
     }
+}
 
+fn sources(spec: &Located<ProductSpec>, names: &ColumnNames<'_>, diags: &mut Vec<Diagnostic>) -> Vec<Source> {
     let mut sources = Vec::new();
-    for (i, s) in p.sources.iter().enumerate() {
+    for (i, s) in spec.value.sources.iter().enumerate() {
         for (col, _) in &s.columns {
-            if !is_column(col) {
-                diags.push(unknown_column(
+            if !names.contains(col) {
+                diags.push(names.unknown(
                     col,
                     spec.at(&format!("sources.{i}.columns.{col}")),
                     "source mapping column",
@@ -429,28 +540,7 @@ pub(super) fn validate_product(
             description: s.description.clone(),
         });
     }
-
-    if diags.len() > before {
-        return None;
-    }
-    Some(Product {
-        id: p.product.clone(),
-        version: version?,
-        owner: p.owner.clone(),
-        description: p.description.clone(),
-        location: location?,
-        location_written: p.location.clone(),
-        partitions,
-        tenant_column: p.tenant_column.clone(),
-        columns,
-        entities,
-        dimensions,
-        measures,
-        time_dimension: p.time_dimension.clone(),
-        validity: p.validity.as_ref().map(|v| (v.start.clone(), v.end.clone())),
-        sources,
-        file: spec.spans.file().to_owned(),
-    })
+    sources
 }
 
 fn check_agg_type(agg: AggKind, t: &DataType, at: Location, name: &str, diags: &mut Vec<Diagnostic>) {

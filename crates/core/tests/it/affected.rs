@@ -2,8 +2,7 @@
 //! the expected consumers are read off the fixture's specs by hand.
 
 use canary_core::OpenOptions;
-use canary_core::impact::{ChangeKind, Severity};
-use canary_core::lineage::{ImpactReport, impact};
+use canary_core::impact::{ChangeKind, ImpactReport, Severity, impact};
 use canary_core::spec::SourceFile;
 
 use crate::fixture;

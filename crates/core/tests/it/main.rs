@@ -1,6 +1,7 @@
 //! Integration tests of canary-core: one binary, because each links all of DataFusion.
 
 mod affected;
+mod architecture;
 mod evidence;
 mod fixture;
 mod impact;

@@ -49,7 +49,7 @@ async fn the_memory_limit_applies_and_names_the_setting_when_exceeded() {
         ..Default::default()
     };
     match e.compute(&q).await {
-        Err(CanaryError::Data { message }) => {
+        Err(CanaryError::Data { message, .. }) => {
             assert!(message.starts_with("out of memory"), "{message}");
             assert!(message.ends_with("raise `settings.memory_limit`"), "{message}");
         }
