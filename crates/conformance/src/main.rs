@@ -20,6 +20,7 @@ mod runner;
 mod snapshot;
 mod suite;
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -111,7 +112,6 @@ fn run(args: &Args) -> Result<u8> {
     let mut err = std::io::stderr();
 
     let conversion = snapshot::convert_all(&suite, &data_out)?;
-    let converted_in = started.elapsed();
     let _ = writeln!(
         err,
         "tables: {} ({} converted, {} up to date) in {} in {:.2} s",
@@ -119,9 +119,8 @@ fn run(args: &Args) -> Result<u8> {
         conversion.converted,
         conversion.up_to_date,
         data_out.display(),
-        converted_in.as_secs_f64()
+        started.elapsed().as_secs_f64()
     );
-
     let cases: Vec<_> = suite::load_cases(&suite)?
         .into_iter()
         .filter(|c| args.filter.as_deref().is_none_or(|f| c.id().contains(f)))
@@ -133,17 +132,76 @@ fn run(args: &Args) -> Result<u8> {
         (false, false, false) => Mode::Engine,
     };
     let runner = Runner::new(&suite, &data_out, &conversion.tables, mode)?;
-    let list = mode.passing_file().map(|f| Path::new(PASSING_DIR).join(f));
-    let listed = match &list {
-        Some(path) if !args.update_passing => read_passing(path)?,
-        _ => Vec::new(),
-    };
-    let mut passing: Vec<String> = Vec::new();
 
     let cases_started = Instant::now();
+    let tally = run_cases(&runner, &cases, args.verbose, &mut out)?;
+    let _ = writeln!(
+        err,
+        "{} cases{} in {:.2} s; total {:.2} s",
+        cases.len(),
+        if args.self_check { " (self-check)" } else { "" },
+        cases_started.elapsed().as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    let listed_ok = match mode.passing_file() {
+        Some(file) => {
+            let ran: BTreeSet<String> = cases.iter().map(|c| c.id()).collect();
+            check_passing(
+                args,
+                mode,
+                &Path::new(PASSING_DIR).join(file),
+                &ran,
+                &tally.passing,
+                &mut out,
+            )?
+        }
+        None => true,
+    };
+    writeln!(out, "{}", tally.summary()).map_err(|e| HarnessError::io("stdout", e))?;
+    let import_ok = if args.filter.is_none() && mode == Mode::Engine {
+        check_import(
+            &suite.join("semantic_manifest_yamls/simple_manifest"),
+            &data_out,
+            &mut out,
+        )?
+    } else {
+        true
+    };
+    Ok(if listed_ok && import_ok { 0 } else { 1 })
+}
+
+/// What a run of the cases gave.
+struct Tally {
+    passed: usize,
+    failed: usize,
+    skipped: usize,
+    /// The ids of the cases that passed.
+    passing: Vec<String>,
+}
+
+impl Tally {
+    /// `N passed, M failed` (`, K skipped`).
+    fn summary(&self) -> String {
+        let (passed, failed, skipped) = (self.passed, self.failed, self.skipped);
+        if skipped > 0 {
+            format!("{passed} passed, {failed} failed, {skipped} skipped")
+        } else {
+            format!("{passed} passed, {failed} failed")
+        }
+    }
+}
+
+/// Run every case, printing `FAIL` lines (and with `verbose` `PASS` and `SKIP` lines); a
+/// case that panics fails.
+fn run_cases(runner: &Runner, cases: &[suite::LoadedCase], verbose: bool, out: &mut dyn Write) -> Result<Tally> {
+    let mut tally = Tally {
+        passed: 0,
+        failed: 0,
+        skipped: 0,
+        passing: Vec::new(),
+    };
     install_panic_hook();
-    let (mut passed, mut failed, mut skipped) = (0usize, 0usize, 0usize);
-    for loaded in &cases {
+    for loaded in cases {
         let case_started = Instant::now();
         take_panic_message();
         let outcome = catch_unwind(AssertUnwindSafe(|| runner.run(loaded))).unwrap_or_else(|_| {
@@ -154,21 +212,21 @@ fn run(args: &Args) -> Result<u8> {
         let id = loaded.id();
         let written = match outcome {
             Outcome::Pass(rows) => {
-                passed += 1;
-                passing.push(id.clone());
-                if args.verbose {
+                tally.passed += 1;
+                tally.passing.push(id.clone());
+                if verbose {
                     writeln!(out, "PASS {id} ({rows} rows, {took} ms)")
                 } else {
                     Ok(())
                 }
             }
             Outcome::Fail(reason) => {
-                failed += 1;
+                tally.failed += 1;
                 writeln!(out, "FAIL {id}: {}", one_line(&reason))
             }
             Outcome::Skip(reason) => {
-                skipped += 1;
-                if args.verbose {
+                tally.skipped += 1;
+                if verbose {
                     writeln!(out, "SKIP {id}: {reason}")
                 } else {
                     Ok(())
@@ -179,101 +237,96 @@ fn run(args: &Args) -> Result<u8> {
     }
     // Panics outside the cases are reported as usual again.
     drop(std::panic::take_hook());
-    let _ = writeln!(
-        err,
-        "{} cases{} in {:.2} s; total {:.2} s",
-        cases.len(),
-        if args.self_check { " (self-check)" } else { "" },
-        cases_started.elapsed().as_secs_f64(),
-        started.elapsed().as_secs_f64()
-    );
-    let summary = if skipped > 0 {
-        format!("{passed} passed, {failed} failed, {skipped} skipped")
-    } else {
-        format!("{passed} passed, {failed} failed")
-    };
-    // Every listed case that ran must have passed; a new pass is worth adding to the list.
-    let ran: std::collections::BTreeSet<String> = cases.iter().map(|c| c.id()).collect();
-    let regressed: Vec<&String> = listed
-        .iter()
-        .filter(|id| ran.contains(*id) && !passing.contains(id))
-        .collect();
-    for id in &regressed {
-        writeln!(out, "REGRESSED {id}: listed as passing").map_err(|e| HarnessError::io("stdout", e))?;
-    }
-    // A full run also runs every listed case: one the suite no longer has is reported.
-    let vanished: Vec<&String> = if args.filter.is_none() {
-        listed.iter().filter(|id| !ran.contains(*id)).collect()
-    } else {
-        Vec::new()
-    };
-    for id in &vanished {
-        writeln!(out, "MISSING {id}: listed as passing, but the suite has no such case")
-            .map_err(|e| HarnessError::io("stdout", e))?;
-    }
-    let new: Vec<&String> = passing.iter().filter(|id| !listed.contains(id)).collect();
-    if let Some(path) = &list {
-        if args.update_passing {
-            let mut ids = passing.clone();
-            ids.sort();
-            let mode = match mode {
-                Mode::DbtJson => " --dbt-json",
-                Mode::DbtYaml => " --dbt-yaml",
-                Mode::Engine | Mode::SelfCheck => "",
-            };
-            let mut text = format!(
-                "# The cases that pass, one id a line: a listed case that stops passing fails the run.\n\
-                 # Written by `cargo run -p canary-conformance --{mode} --update-passing`.\n"
-            );
-            text.extend(ids.iter().map(|id| format!("{id}\n")));
-            std::fs::write(path, text).map_err(|e| HarnessError::io(path, e))?;
-            let _ = writeln!(err, "wrote {} passing cases to {}", ids.len(), path.display());
-        } else if !new.is_empty() {
-            let _ = writeln!(
-                err,
-                "note: {} cases pass that {} does not list (add them with --update-passing)",
-                new.len(),
-                path.display()
-            );
-        }
-    }
-    writeln!(out, "{summary}").map_err(|e| HarnessError::io("stdout", e))?;
+    Ok(tally)
+}
 
-    // `canary import metricflow` on simple_manifest: the native project answers alike.
-    let mut import_ok = true;
-    if args.filter.is_none() && mode == Mode::Engine {
-        let started = Instant::now();
-        let manifest = suite.join("semantic_manifest_yamls/simple_manifest");
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| HarnessError::io("tokio runtime", e))?;
-        match import_check::check(&runtime, &manifest, &data_out) {
-            Ok(report) => {
-                for f in &report.failures {
-                    writeln!(out, "FAIL import: {}", one_line(f)).map_err(|e| HarnessError::io("stdout", e))?;
-                }
-                import_ok = report.failures.is_empty();
-                writeln!(
-                    out,
-                    "import check: {} metrics of simple_manifest, compute vs mf query by day and in total: {} differences ({:.2} s)",
-                    report.metrics,
-                    report.failures.len(),
-                    started.elapsed().as_secs_f64()
-                )
-                .map_err(|e| HarnessError::io("stdout", e))?;
+/// Compare the cases that passed with the list at `path`: every listed case that ran must
+/// have passed (`REGRESSED`), and a full run must find every listed case (`MISSING`); new
+/// passes are noted. With `--update-passing`, the list is rewritten instead. Whether the
+/// list holds.
+fn check_passing(
+    args: &Args,
+    mode: Mode,
+    path: &Path,
+    ran: &BTreeSet<String>,
+    passing: &[String],
+    out: &mut dyn Write,
+) -> Result<bool> {
+    let mut err = std::io::stderr();
+    if args.update_passing {
+        let mut ids = passing.to_vec();
+        ids.sort();
+        let flag = match mode {
+            Mode::DbtJson => " --dbt-json",
+            Mode::DbtYaml => " --dbt-yaml",
+            Mode::Engine | Mode::SelfCheck => "",
+        };
+        let mut text = format!(
+            "# The cases that pass, one id a line: a listed case that stops passing fails the run.\n\
+             # Written by `cargo run -p canary-conformance --{flag} --update-passing`.\n"
+        );
+        text.extend(ids.iter().map(|id| format!("{id}\n")));
+        std::fs::write(path, text).map_err(|e| HarnessError::io(path, e))?;
+        let _ = writeln!(err, "wrote {} passing cases to {}", ids.len(), path.display());
+        return Ok(true);
+    }
+    let listed = read_passing(path)?;
+    let mut holds = true;
+    for id in &listed {
+        let line = if !ran.contains(id) {
+            // A filtered run does not run every listed case.
+            if args.filter.is_some() {
+                continue;
             }
-            Err(e) => {
-                import_ok = false;
-                writeln!(out, "FAIL import: {}", one_line(&e)).map_err(|e| HarnessError::io("stdout", e))?;
+            format!("MISSING {id}: listed as passing, but the suite has no such case")
+        } else if !passing.contains(id) {
+            format!("REGRESSED {id}: listed as passing")
+        } else {
+            continue;
+        };
+        holds = false;
+        writeln!(out, "{line}").map_err(|e| HarnessError::io("stdout", e))?;
+    }
+    let new = passing.iter().filter(|id| !listed.contains(id)).count();
+    if new > 0 {
+        let _ = writeln!(
+            err,
+            "note: {new} cases pass that {} does not list (add them with --update-passing)",
+            path.display()
+        );
+    }
+    Ok(holds)
+}
+
+/// `canary import metricflow` on simple_manifest: the native project answers as `mf query`
+/// does. Whether it does.
+fn check_import(manifest: &Path, data: &Path, out: &mut dyn Write) -> Result<bool> {
+    let started = Instant::now();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| HarnessError::io("tokio runtime", e))?;
+    let stdout = |e| HarnessError::io("stdout", e);
+    match import_check::check(&runtime, manifest, data) {
+        Ok(report) => {
+            for f in &report.failures {
+                writeln!(out, "FAIL import: {}", one_line(f)).map_err(stdout)?;
             }
+            writeln!(
+                out,
+                "import check: {} metrics of simple_manifest, compute vs mf query by day and in total: {} differences ({:.2} s)",
+                report.metrics,
+                report.failures.len(),
+                started.elapsed().as_secs_f64()
+            )
+            .map_err(stdout)?;
+            Ok(report.failures.is_empty())
+        }
+        Err(e) => {
+            writeln!(out, "FAIL import: {}", one_line(&e)).map_err(stdout)?;
+            Ok(false)
         }
     }
-    Ok(if regressed.is_empty() && vanished.is_empty() && import_ok {
-        0
-    } else {
-        1
-    })
 }
 
 /// The case ids listed in `path`, one a line (blank lines and `#` comments skipped).

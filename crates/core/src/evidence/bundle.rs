@@ -186,6 +186,9 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) {
     }
 }
 
+/// Verify the bundle in `dir`: its manifest, the chain of its records, the selected runs'
+/// results and specs, its report, and every file against the manifest, each problem blamed
+/// on what changed (see [`blame`]).
 pub(crate) fn verify_bundle(dir: &Path, key: Option<&VerifyingKey>) -> Verification {
     let mut c = Checker {
         dir,
@@ -193,20 +196,47 @@ pub(crate) fn verify_bundle(dir: &Path, key: Option<&VerifyingKey>) -> Verificat
         problems: Vec::new(),
         signed: 0,
     };
-    let failed = |c: Checker<'_>, head: Option<(u64, String)>| Verification {
+    let Some(manifest) = read_manifest(&mut c, dir) else {
+        return Verification {
+            path: dir.to_path_buf(),
+            bundle: true,
+            records: 0,
+            signed: 0,
+            head: None,
+            problems: c.problems,
+        };
+    };
+    let mut present = Vec::new();
+    walk(dir, "", &mut present);
+    let files = compare_files(dir, &manifest, &present);
+    let records = walk_chain(
+        &mut c,
+        manifest.first..=manifest.head.seq,
+        |seq| present.contains(&format!("{LOG}/{}", record_name(seq))),
+        "bundle",
+        |_, _| {},
+    );
+    let chosen = check_selected(&mut c, &manifest, &records);
+    check_report(&mut c, dir, &manifest, &chosen);
+    blame(&mut c, &manifest, &chosen, files);
+    Verification {
         path: dir.to_path_buf(),
         bundle: true,
-        records: 0,
-        signed: 0,
-        head,
+        records: records.len() as u64,
+        signed: c.signed,
+        head: Some((manifest.head.seq, manifest.head.hash.clone())),
         problems: c.problems,
-    };
+    }
+}
+
+/// The manifest, if it is one (of a format this Canary reads, in canonical form).
+fn read_manifest(c: &mut Checker<'_>, dir: &Path) -> Option<Manifest> {
     let bytes = std::fs::read(dir.join(BUNDLE_FILE)).unwrap_or_default();
     let manifest: Manifest = match serde_json::from_slice(&bytes) {
         Ok(m) => m,
         Err(e) => {
             c.problem(BUNDLE_FILE, None, format!("is not a bundle manifest: {e}"));
-            return failed(c, None);
+            return None;
         }
     };
     if manifest.format != BUNDLE_FORMAT {
@@ -229,37 +259,46 @@ pub(crate) fn verify_bundle(dir: &Path, key: Option<&VerifyingKey>) -> Verificat
             "is not in canonical form: it was edited after it was written",
         );
     }
-    let mut present = Vec::new();
-    walk(dir, "", &mut present);
-    // Files the manifest does not list, or lists with another SHA-256: blamed once the
-    // records have said whether the file or the manifest is the one that changed.
-    let mut unlisted = Vec::new();
-    let mut differing = Vec::new();
-    for rel in &present {
-        if rel == BUNDLE_FILE {
-            continue;
-        }
+    Some(manifest)
+}
+
+/// Where the files of a bundle and its manifest disagree.
+struct FileDifferences {
+    /// Present, not listed.
+    unlisted: Vec<String>,
+    /// Listed with another SHA-256.
+    differing: Vec<String>,
+    /// Listed, not present.
+    missing: Vec<String>,
+}
+
+fn compare_files(dir: &Path, manifest: &Manifest, present: &[String]) -> FileDifferences {
+    let mut d = FileDifferences {
+        unlisted: Vec::new(),
+        differing: Vec::new(),
+        missing: Vec::new(),
+    };
+    for rel in present.iter().filter(|rel| *rel != BUNDLE_FILE) {
         match manifest.files.get(rel) {
-            None => unlisted.push(rel.clone()),
+            None => d.unlisted.push(rel.clone()),
             Some(sha) => match std::fs::read(dir.join(rel)) {
                 Ok(b) if &sha256_hex(&b) == sha => {}
-                _ => differing.push(rel.clone()),
+                _ => d.differing.push(rel.clone()),
             },
         }
     }
-    let missing: Vec<String> = manifest
+    d.missing = manifest
         .files
         .keys()
         .filter(|rel| !present.contains(rel))
         .cloned()
         .collect();
-    let records = walk_chain(
-        &mut c,
-        manifest.first..=manifest.head.seq,
-        |seq| present.contains(&format!("{LOG}/{}", record_name(seq))),
-        "bundle",
-        |_, _| {},
-    );
+    d
+}
+
+/// The records lead to the head; the selected ones computed the KPI, and their results and
+/// specs are as recorded. Returns the selected records.
+fn check_selected<'r>(c: &mut Checker<'_>, manifest: &Manifest, records: &'r [Record]) -> Vec<&'r Record> {
     match records.last() {
         Some(last) if last.seq == manifest.head.seq && last.hash == manifest.head.hash => {}
         _ => c.problem(
@@ -268,8 +307,9 @@ pub(crate) fn verify_bundle(dir: &Path, key: Option<&VerifyingKey>) -> Verificat
             "the records do not lead to the head it names",
         ),
     }
+    let chosen: Vec<&Record> = records.iter().filter(|r| manifest.selected.contains(&r.seq)).collect();
     let mut named = BTreeMap::new();
-    for r in records.iter().filter(|r| manifest.selected.contains(&r.seq)) {
+    for r in &chosen {
         if !r.covers(&manifest.kpi) {
             c.problem(
                 BUNDLE_FILE,
@@ -283,80 +323,81 @@ pub(crate) fn verify_bundle(dir: &Path, key: Option<&VerifyingKey>) -> Verificat
         }
     }
     c.objects(&named);
-    let chosen: Vec<&Record> = records.iter().filter(|r| manifest.selected.contains(&r.seq)).collect();
-    let expected = render(&manifest, &chosen, dir, manifest.report);
+    chosen
+}
+
+/// The report is rendered again from the manifest and the records and compared byte for
+/// byte. A report as the manifest lists it means the manifest's own fields were changed.
+fn check_report(c: &mut Checker<'_>, dir: &Path, manifest: &Manifest, chosen: &[&Record]) {
+    let expected = render(manifest, chosen, dir, manifest.report);
     let report = manifest.report.file();
     let written = std::fs::read(dir.join(report)).ok();
-    if written.as_deref() != Some(expected.as_bytes()) {
-        // The report is made from the manifest and the records: a report as the manifest
-        // lists it means the manifest's own fields were changed.
-        let as_listed = written
-            .as_deref()
-            .is_some_and(|b| manifest.files.get(report) == Some(&sha256_hex(b)));
-        if as_listed {
-            c.problem(
-                BUNDLE_FILE,
-                None,
-                format!("its fields do not give the report `{report}` it lists: the manifest was edited"),
-            );
-        } else {
-            c.problem(report, None, "differs from the report the records give");
-        }
+    if written.as_deref() == Some(expected.as_bytes()) {
+        return;
     }
-    // Every file of a bundle is also checked against the records (a record against its
-    // hash and the chain, a result against its record, an object against its name, the
-    // report against the records): a file that passed those is as exported, so the
-    // manifest's SHA-256 of it is what was changed.
-    // The files an export of these records writes.
+    let as_listed = written
+        .as_deref()
+        .is_some_and(|b| manifest.files.get(report) == Some(&sha256_hex(b)));
+    if as_listed {
+        c.problem(
+            BUNDLE_FILE,
+            None,
+            format!("its fields do not give the report `{report}` it lists: the manifest was edited"),
+        );
+    } else {
+        c.problem(report, None, "differs from the report the records give");
+    }
+}
+
+/// Blame each disagreement between the files and the manifest on the one that changed.
+/// Every file a bundle should hold is also checked against the records (a record against
+/// its hash and the chain, a result against its record, an object against its name, the
+/// report against the records): one that passed those is as exported, so the manifest's
+/// entry for it is what was changed; any other file is what changed.
+fn blame(c: &mut Checker<'_>, manifest: &Manifest, chosen: &[&Record], files: FileDifferences) {
     let mut expected: BTreeSet<String> = (manifest.first..=manifest.head.seq)
         .map(|seq| format!("{LOG}/{}", record_name(seq)))
         .collect();
-    expected.insert(report.to_owned());
-    for r in &chosen {
+    expected.insert(manifest.report.file().to_owned());
+    for r in chosen {
         expected.insert(r.result.file.path.clone());
         expected.extend(r.specs.iter().map(|s| format!("{OBJECTS}/{}", s.object)));
     }
-    let confirmed = |c: &Checker<'_>, rel: &str| expected.contains(rel) && !c.problems.iter().any(|p| p.file == rel);
-    for rel in unlisted {
-        if confirmed(&c, &rel) {
+    let edited = |what: String| format!("{what}: the manifest was edited");
+    for rel in files.unlisted {
+        if expected.contains(&rel) && !c.problems.iter().any(|p| p.file == rel) {
             c.problem(
                 BUNDLE_FILE,
                 None,
-                format!("does not list `{rel}`, which the records name: the manifest was edited"),
+                edited(format!("does not list `{rel}`, which the records name")),
             );
         } else {
             c.problem(&rel, None, "the manifest does not list this file");
         }
     }
-    for rel in differing {
-        if confirmed(&c, &rel) {
+    for rel in files.differing {
+        if expected.contains(&rel) && !c.problems.iter().any(|p| p.file == rel) {
             c.problem(
                 BUNDLE_FILE,
                 None,
-                format!("lists a SHA-256 of `{rel}` that is not the file's, which the records confirm: the manifest was edited"),
+                edited(format!(
+                    "lists a SHA-256 of `{rel}` that is not the file's, which the records confirm"
+                )),
             );
         } else {
             c.problem(&rel, None, "its SHA-256 differs from the manifest's");
         }
     }
-    for rel in missing {
+    for rel in files.missing {
         if expected.contains(&rel) {
             c.problem(&rel, None, "is listed in the manifest but missing");
         } else {
             c.problem(
                 BUNDLE_FILE,
                 None,
-                format!("lists `{rel}`, which the records do not name: the manifest was edited"),
+                edited(format!("lists `{rel}`, which the records do not name")),
             );
         }
-    }
-    Verification {
-        path: dir.to_path_buf(),
-        bundle: true,
-        records: records.len() as u64,
-        signed: c.signed,
-        head: Some((manifest.head.seq, manifest.head.hash.clone())),
-        problems: c.problems,
     }
 }
 
