@@ -14,6 +14,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 use crate::args::{ColorChoice, Format};
 
 /// Colors for one output stream, decided once.
+#[derive(Debug, Clone, Copy)]
 pub struct Style {
     color: bool,
 }

@@ -23,7 +23,7 @@ use crate::args::{Cli, ColorChoice, Command, QueryArgs};
 use crate::output::{self, Style};
 
 /// What every command may need: the project folder, the settings from the environment,
-/// how to style messages.
+/// how to style messages (on stderr) and the color choice (for stdout).
 pub struct Context {
     project: Option<PathBuf>,
     pub env: Environment,
@@ -81,7 +81,7 @@ pub async fn run(cli: Cli, style: &Style) -> ExitStatus {
             let ctx = Context {
                 project: cli.project,
                 env,
-                style: Style::detect(cli.color),
+                style: *style,
                 color: cli.color,
             };
             dispatch(cli.command, &ctx).await
