@@ -110,6 +110,8 @@ class Verification:
     #: The last record's number and hash.
     head: tuple[int, str] | None
     problems: list[Problem] = field(default_factory=list)
+    #: Files a run that did not finish left (the next run removes them): not problems.
+    leftovers: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -132,4 +134,5 @@ class Verification:
             signed=d["signed"],
             head=head,
             problems=[Problem(**p) for p in d["problems"]],
+            leftovers=[Problem(**p) for p in d.get("leftovers", [])],
         )

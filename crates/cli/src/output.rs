@@ -116,7 +116,7 @@ pub fn emit(
 ) -> Result<(), CanaryError> {
     check_binary_to_terminal(format, output)?;
     match output {
-        Some(path) => canary_core::atomic::write_with(path, |f| write(schema, batches, format, grain, f)),
+        Some(path) => canary_core::atomic::write_output(path, |f| write(schema, batches, format, grain, f)),
         None => match write(schema, batches, format, grain, &mut std::io::stdout().lock()) {
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
             other => other.map_err(stdout_error),

@@ -9,7 +9,7 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use crate::{canary, text};
 
 /// A new project from `canary init` in a temporary folder.
-fn init() -> (tempfile::TempDir, String) {
+pub fn init() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let project = dir.path().join("demo");
     let p = project.to_string_lossy().into_owned();

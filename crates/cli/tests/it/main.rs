@@ -1,6 +1,7 @@
 //! End-to-end tests of the `canary` binary: exit codes, stdout, stderr.
 
 mod compute;
+mod evidence;
 mod invalid;
 
 use std::path::{Path, PathBuf};
@@ -16,9 +17,14 @@ pub fn repo() -> PathBuf {
 
 /// Run `canary` with `args` from the repository root, without colors or a project env var.
 pub fn canary(args: &[&str]) -> Output {
+    canary_in(&repo(), args)
+}
+
+/// Run `canary` with `args` in the folder `cwd`.
+pub fn canary_in(cwd: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_canary"))
         .args(args)
-        .current_dir(repo())
+        .current_dir(cwd)
         .env_remove("CANARY_PROJECT")
         .env("NO_COLOR", "1")
         .output()

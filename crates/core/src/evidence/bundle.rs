@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::canonical::{canonical_json, sha256_hex};
-use super::chain::{Checker, Verification, list, read_parquet, short, walk_chain};
+use super::chain::{Checker, Verification, list, read_parquet, record_seq, short, walk_chain};
 use super::record::Record;
 use super::sign::VerifyingKey;
 use super::store::{Head, LOG, OBJECTS, Store, record_name};
@@ -190,12 +190,7 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) {
 /// results and specs, its report, and every file against the manifest, each problem blamed
 /// on what changed (see [`blame`]).
 pub(crate) fn verify_bundle(dir: &Path, key: Option<&VerifyingKey>) -> Verification {
-    let mut c = Checker {
-        dir,
-        key,
-        problems: Vec::new(),
-        signed: 0,
-    };
+    let mut c = Checker::new(dir, key);
     let Some(manifest) = read_manifest(&mut c, dir) else {
         return Verification {
             path: dir.to_path_buf(),
@@ -204,14 +199,23 @@ pub(crate) fn verify_bundle(dir: &Path, key: Option<&VerifyingKey>) -> Verificat
             signed: 0,
             head: None,
             problems: c.problems,
+            leftovers: Vec::new(),
         };
     };
     let mut present = Vec::new();
     walk(dir, "", &mut present);
     let files = compare_files(dir, &manifest, &present);
+    // The walk ends at the last record file present: a head past it is reported by
+    // check_selected, without walking every number up to it.
+    let last = present
+        .iter()
+        .filter_map(|rel| rel.strip_prefix(&format!("{LOG}/")).and_then(record_seq))
+        .max()
+        .unwrap_or(manifest.first)
+        .clamp(manifest.first, manifest.head.seq.max(manifest.first));
     let records = walk_chain(
         &mut c,
-        manifest.first..=manifest.head.seq,
+        manifest.first..=last,
         |seq| present.contains(&format!("{LOG}/{}", record_name(seq))),
         "bundle",
         |_, _| {},
@@ -226,6 +230,7 @@ pub(crate) fn verify_bundle(dir: &Path, key: Option<&VerifyingKey>) -> Verificat
         signed: c.signed,
         head: Some((manifest.head.seq, manifest.head.hash.clone())),
         problems: c.problems,
+        leftovers: c.leftovers,
     }
 }
 
@@ -322,7 +327,7 @@ fn check_selected<'r>(c: &mut Checker<'_>, manifest: &Manifest, records: &'r [Re
             named.entry(s.object.clone()).or_insert(r.seq);
         }
     }
-    c.objects(&named);
+    c.objects(&named, false);
     chosen
 }
 
@@ -355,17 +360,23 @@ fn check_report(c: &mut Checker<'_>, dir: &Path, manifest: &Manifest, chosen: &[
 /// report against the records): one that passed those is as exported, so the manifest's
 /// entry for it is what was changed; any other file is what changed.
 fn blame(c: &mut Checker<'_>, manifest: &Manifest, chosen: &[&Record], files: FileDifferences) {
-    let mut expected: BTreeSet<String> = (manifest.first..=manifest.head.seq)
-        .map(|seq| format!("{LOG}/{}", record_name(seq)))
-        .collect();
-    expected.insert(manifest.report.file().to_owned());
+    let mut named: BTreeSet<String> = BTreeSet::new();
+    named.insert(manifest.report.file().to_owned());
     for r in chosen {
-        expected.insert(r.result.file.path.clone());
-        expected.extend(r.specs.iter().map(|s| format!("{OBJECTS}/{}", s.object)));
+        named.insert(r.result.file.path.clone());
+        named.extend(r.specs.iter().map(|s| format!("{OBJECTS}/{}", s.object)));
     }
+    let records = manifest.first..=manifest.head.seq;
+    let expected = |rel: &str| {
+        named.contains(rel)
+            || rel
+                .strip_prefix(&format!("{LOG}/"))
+                .and_then(record_seq)
+                .is_some_and(|seq| records.contains(&seq))
+    };
     let edited = |what: String| format!("{what}: the manifest was edited");
     for rel in files.unlisted {
-        if expected.contains(&rel) && !c.problems.iter().any(|p| p.file == rel) {
+        if expected(&rel) && !c.problems.iter().any(|p| p.file == rel) {
             c.problem(
                 BUNDLE_FILE,
                 None,
@@ -376,7 +387,7 @@ fn blame(c: &mut Checker<'_>, manifest: &Manifest, chosen: &[&Record], files: Fi
         }
     }
     for rel in files.differing {
-        if expected.contains(&rel) && !c.problems.iter().any(|p| p.file == rel) {
+        if expected(&rel) && !c.problems.iter().any(|p| p.file == rel) {
             c.problem(
                 BUNDLE_FILE,
                 None,
@@ -389,7 +400,7 @@ fn blame(c: &mut Checker<'_>, manifest: &Manifest, chosen: &[&Record], files: Fi
         }
     }
     for rel in files.missing {
-        if expected.contains(&rel) {
+        if expected(&rel) {
             c.problem(&rel, None, "is listed in the manifest but missing");
         } else {
             c.problem(

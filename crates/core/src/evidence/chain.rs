@@ -48,6 +48,9 @@ pub struct Verification {
     pub head: Option<(u64, String)>,
     /// In order: the first is the first broken record or file.
     pub problems: Vec<Problem>,
+    /// Files a run that did not finish left (temporary files, a result or spec file no
+    /// record names): they can hide nothing, fail nothing, and the next run removes them.
+    pub leftovers: Vec<Problem>,
 }
 
 impl Verification {
@@ -61,10 +64,31 @@ pub(crate) struct Checker<'a> {
     pub dir: &'a Path,
     pub key: Option<&'a VerifyingKey>,
     pub problems: Vec<Problem>,
+    pub leftovers: Vec<Problem>,
     pub signed: u64,
 }
 
-impl Checker<'_> {
+impl<'a> Checker<'a> {
+    pub fn new(dir: &'a Path, key: Option<&'a VerifyingKey>) -> Checker<'a> {
+        Checker {
+            dir,
+            key,
+            problems: Vec::new(),
+            leftovers: Vec::new(),
+            signed: 0,
+        }
+    }
+
+    /// A file an interrupted run left: noted, not a problem.
+    pub fn leftover(&mut self, file: impl Into<String>, message: impl Into<String>) {
+        self.leftovers.push(Problem {
+            file: file.into(),
+            record: None,
+            message: message.into(),
+            uncommitted: true,
+        });
+    }
+
     pub fn problem(&mut self, file: impl Into<String>, record: Option<u64>, message: impl Into<String>) {
         self.problems.push(Problem {
             file: file.into(),
@@ -169,12 +193,23 @@ impl Checker<'_> {
         }
     }
 
-    /// Check content-addressed objects: each named by the SHA-256 of its bytes.
-    pub fn objects(&mut self, named: &BTreeMap<String, u64>) {
+    /// Check content-addressed objects: each named by the SHA-256 of its bytes. An object
+    /// no record names is a leftover of an interrupted run when `unnamed_left` (a log),
+    /// else a problem (a bundle holds only what its records name).
+    pub fn objects(&mut self, named: &BTreeMap<String, u64>, unnamed_left: bool) {
         let dir = self.dir.join(OBJECTS);
         let mut present = BTreeSet::new();
         for name in list(&dir) {
             let rel = format!("{OBJECTS}/{name}");
+            if unnamed_left && is_temporary(&name) {
+                self.leftover(&rel, LEFT_BY_A_RUN);
+                continue;
+            }
+            if unnamed_left && !named.contains_key(&name) {
+                self.leftover(&rel, format!("no record names this object: {LEFT_BY_A_RUN}"));
+                present.insert(name);
+                continue;
+            }
             match std::fs::read(dir.join(&name)) {
                 Ok(bytes) if sha256_hex(&bytes) == name => {}
                 Ok(_) => self.problem(
@@ -199,6 +234,14 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// Why a leftover is there.
+pub(crate) const LEFT_BY_A_RUN: &str = "left by a run that did not finish (the next run removes it)";
+
+/// A temporary file of an atomic write (see [`crate::atomic`]).
+pub(crate) fn is_temporary(name: &str) -> bool {
+    name.starts_with(".tmp-")
 }
 
 pub(crate) fn short(hex: &str) -> &str {

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use super::chain::{Checker, Problem, Verification, list, record_seq, walk_chain};
+use super::chain::{Checker, LEFT_BY_A_RUN, Problem, Verification, is_temporary, list, record_seq, walk_chain};
 use super::record::Record;
 use super::sign::VerifyingKey;
 use super::store::{EVIDENCE_DIR, HEAD, Head, LOG, OBJECTS, RUNS, record_name};
@@ -16,14 +16,11 @@ pub(crate) fn verify_log(root: &Path) -> (Verification, Vec<Record>) {
 }
 
 pub(crate) fn verify_store(dir: &Path, key: Option<&VerifyingKey>) -> (Verification, Vec<Record>) {
-    let mut c = Checker {
-        dir,
-        key,
-        problems: Vec::new(),
-        signed: 0,
-    };
+    let mut c = Checker::new(dir, key);
     for name in list(dir) {
-        if ![HEAD, LOG, RUNS, OBJECTS].contains(&name.as_str()) {
+        if is_temporary(&name) {
+            c.leftover(&name, LEFT_BY_A_RUN);
+        } else if ![HEAD, LOG, RUNS, OBJECTS].contains(&name.as_str()) {
             c.problem(&name, None, "Canary did not write this file");
         }
     }
@@ -33,6 +30,7 @@ pub(crate) fn verify_store(dir: &Path, key: Option<&VerifyingKey>) -> (Verificat
             Some(seq) => {
                 seqs.insert(seq);
             }
+            None if is_temporary(&name) => c.leftover(format!("{LOG}/{name}"), LEFT_BY_A_RUN),
             None => c.problem(format!("{LOG}/{name}"), None, "Canary did not write this file"),
         }
     }
@@ -60,12 +58,9 @@ pub(crate) fn verify_store(dir: &Path, key: Option<&VerifyingKey>) -> (Verificat
             None
         }
     };
-    let last = seqs
-        .iter()
-        .next_back()
-        .copied()
-        .unwrap_or(0)
-        .max(head.as_ref().map_or(0, |h| h.seq));
+    // The walk ends at the last record file: a HEAD naming a later record is reported
+    // below, without walking (or listing as missing) every number up to it.
+    let last = seqs.iter().next_back().copied().unwrap_or(0);
     let mut named_objects = BTreeMap::new();
     let mut named_runs = BTreeSet::new();
     let committed = head.as_ref().map_or(0, |h| h.seq);
@@ -108,11 +103,13 @@ pub(crate) fn verify_store(dir: &Path, key: Option<&VerifyingKey>) -> (Verificat
     }
     for name in list(&dir.join(RUNS)) {
         let rel = format!("{RUNS}/{name}");
-        if !named_runs.contains(&rel) {
-            c.problem(&rel, None, "no record names this result file");
+        if is_temporary(&name) {
+            c.leftover(&rel, LEFT_BY_A_RUN);
+        } else if !named_runs.contains(&rel) {
+            c.leftover(&rel, format!("no record names this result file: {LEFT_BY_A_RUN}"));
         }
     }
-    c.objects(&named_objects);
+    c.objects(&named_objects, true);
     let v = Verification {
         path: dir.to_path_buf(),
         bundle: false,
@@ -120,6 +117,7 @@ pub(crate) fn verify_store(dir: &Path, key: Option<&VerifyingKey>) -> (Verificat
         signed: c.signed,
         head: head.map(|h| (h.seq, h.hash)),
         problems: c.problems,
+        leftovers: c.leftovers,
     };
     let read = records.into_iter().filter(|r| r.seq <= committed).collect();
     (v, read)

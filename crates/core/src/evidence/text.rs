@@ -36,6 +36,7 @@ impl Verification {
                 let _ = write!(s, ", head record {seq} {hash}");
             }
             s.push('\n');
+            s.push_str(&self.leftovers_text());
             return s;
         }
         let n = self.problems.len() as u64;
@@ -47,6 +48,24 @@ impl Verification {
         );
         for p in &self.problems {
             let _ = writeln!(s, "  {p}");
+        }
+        s.push_str(&self.leftovers_text());
+        s
+    }
+
+    fn leftovers_text(&self) -> String {
+        let mut s = String::new();
+        let n = self.leftovers.len() as u64;
+        if n > 0 {
+            let _ = writeln!(
+                s,
+                "note: {n} file{} left by a run that did not finish (the next run removes {}):",
+                plural(n),
+                if n == 1 { "it" } else { "them" }
+            );
+            for p in &self.leftovers {
+                let _ = writeln!(s, "  {}", p.file);
+            }
         }
         s
     }

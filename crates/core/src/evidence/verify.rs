@@ -29,6 +29,7 @@ pub fn verify(path: &Path, key: Option<&VerifyingKey>) -> crate::error::Result<V
             signed: 0,
             head: None,
             problems: Vec::new(),
+            leftovers: Vec::new(),
         });
     }
     if !dir.is_dir() {

@@ -341,3 +341,23 @@ async fn export_writes_a_bundle_that_verifies_offline() {
     };
     assert!(evidence::export(dir.path(), &none, &dir.path().join("b2"), &clock(9)).is_err());
 }
+
+#[tokio::test]
+async fn a_head_far_past_the_log_is_one_problem_not_a_walk() {
+    let (dir, _engine, _key) = recorded().await;
+    let head = dir.path().join(evidence::EVIDENCE_DIR).join("HEAD");
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&head).expect("HEAD")).expect("json");
+    v["seq"] = serde_json::json!(4_611_686_018_427_387_904u64);
+    std::fs::write(&head, evidence::canonical_json(&v) + "\n").expect("write");
+    let v = evidence::verify(dir.path(), None).expect("verify");
+    assert_eq!(v.records, 4);
+    assert_eq!(v.problems.len(), 1, "{:#?}", v.problems);
+    assert_eq!(v.problems[0].file, "HEAD");
+    assert!(
+        v.problems[0]
+            .message
+            .contains("names record 4611686018427387904 which is missing"),
+        "{:#?}",
+        v.problems
+    );
+}
