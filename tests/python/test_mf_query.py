@@ -213,3 +213,35 @@ def test_a_typo_in_an_option_is_the_users_mistake(option: str, value: str, messa
             order_by=args["--order-by"],
         )
     assert e.value.hint is not None and suggestion in e.value.hint
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("random() < 0.5", "`random`, which is not an allowed function"),
+        ("now() is not null", "`now`, which is not an allowed function"),
+        ("(select 1) = 1", "subqueries are not allowed"),
+    ],
+)
+def test_metricflow_filters_go_through_the_allow_list(where: str, message: str):
+    """Filters in SQL over the output (no `{{ }}`) are user expressions like any other."""
+    out = subprocess.run(
+        [
+            CANARY_BIN,
+            "mf",
+            "query",
+            "--manifest",
+            str(require_shared(*MANIFEST)),
+            "--data",
+            str(DATA),
+            "--metrics",
+            "bookings",
+            "--where",
+            where,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 2, out.stdout
+    assert message in out.stderr, out.stderr

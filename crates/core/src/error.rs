@@ -79,6 +79,23 @@ impl CanaryError {
         CanaryError::Internal(format!("planning failed: {err}"))
     }
 
+    /// An error from DataFusion while optimizing or physically planning a query. The
+    /// optimizer evaluates constant expressions, so a literal that cannot be evaluated (a
+    /// string cast to a number, an invalid regular expression, an overflow) fails here: a
+    /// mistake in the query or a KPI's filter, not a bug. Anything else is a bug.
+    pub fn optimize(err: DataFusionError) -> Self {
+        match err.find_root() {
+            DataFusionError::ArrowError(..) | DataFusionError::External(_) | DataFusionError::Execution(_) => {
+                let root = err.find_root().to_string();
+                CanaryError::query_hint(
+                    format!("an expression cannot be evaluated: {root}"),
+                    "check the literals of --where and of the KPIs' filters",
+                )
+            }
+            _ => CanaryError::plan(err),
+        }
+    }
+
     /// An error from DataFusion while running a plan: reading data, memory, or a bug.
     pub fn execution(err: DataFusionError) -> Self {
         let message = match err.find_root() {

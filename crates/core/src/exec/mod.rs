@@ -240,7 +240,7 @@ impl Engine {
     /// Run a logical plan to completion; also return the rows its Parquet scans produced.
     pub async fn run_measured(&self, plan: LogicalPlan) -> Result<(Vec<RecordBatch>, u64)> {
         let state = self.ctx.state();
-        let physical = state.create_physical_plan(&plan).await.map_err(CanaryError::plan)?;
+        let physical = state.create_physical_plan(&plan).await.map_err(CanaryError::optimize)?;
         let batches = execute_stream(physical.clone(), self.ctx.task_ctx())
             .map_err(CanaryError::execution)?
             .try_collect()
@@ -253,7 +253,11 @@ impl Engine {
     /// runs), with the plan.
     pub async fn lineage(&self, query: &Query) -> Result<Traced> {
         let planned = self.plan(query).await?;
-        let optimized = self.ctx.state().optimize(&planned.plan).map_err(CanaryError::plan)?;
+        let optimized = self
+            .ctx
+            .state()
+            .optimize(&planned.plan)
+            .map_err(CanaryError::optimize)?;
         let lineage = crate::lineage::analyze(&optimized, &planned.columns, &self.catalog, &self.project);
         Ok(Traced {
             planned,
@@ -265,7 +269,11 @@ impl Engine {
     /// The plans of a query as text, and as SQL.
     pub async fn explain(&self, query: &Query) -> Result<Explanation> {
         let planned = self.plan(query).await?;
-        let optimized = self.ctx.state().optimize(&planned.plan).map_err(CanaryError::plan)?;
+        let optimized = self
+            .ctx
+            .state()
+            .optimize(&planned.plan)
+            .map_err(CanaryError::optimize)?;
         // The plan as built reads better as SQL than the optimized one (no common
         // subexpressions hoisted into subqueries); the optimized one is the fallback.
         let unparse = |plan: &LogicalPlan| {

@@ -17,6 +17,9 @@ use crate::exec::QueryResult;
 use crate::model::{Grain, parse_instant};
 use crate::plan::{PERIOD_COLUMN, Query};
 
+/// The largest `limit` applied; any larger one keeps every row.
+const MAX_LIMIT: usize = i64::MAX as usize;
+
 impl MfProject {
     /// The coarsest default grain of the metrics: the metric's `time_granularity`, else
     /// its time dimension's grain (finer than a day counts as a day).
@@ -85,7 +88,10 @@ impl MfProject {
             b = b.sort(order).map_err(CanaryError::plan)?;
         }
         if let Some(n) = q.limit {
-            b = b.limit(0, Some(n)).map_err(CanaryError::plan)?;
+            // A limit past any number of rows is no limit; DataFusion takes it as an i64.
+            if n <= MAX_LIMIT {
+                b = b.limit(0, Some(n)).map_err(CanaryError::plan)?;
+            }
         }
         let mut names: Vec<String> = outputs.iter().chain(q.metrics.iter()).cloned().collect();
         if q.min_max_only {
@@ -357,10 +363,8 @@ impl MfProject {
             .project(projection)
             .map_err(CanaryError::plan)?;
         for f in on_output {
-            let e = self
-                .engine
-                .session()
-                .parse_sql_expr(&f, b.schema())
+            // The same allow-list as every other user expression.
+            let e = crate::expr::parse_expr(&f, b.schema())
                 .map_err(|e| CanaryError::query(format!("cannot apply the filter `{f}`: {e}")))?;
             b = b.filter(e).map_err(CanaryError::plan)?;
         }

@@ -82,7 +82,11 @@ impl QueryRequest {
                 .as_deref()
                 .map(|g| g.parse::<Grain>().map_err(CanaryError::query))
                 .transpose()?,
-            by: self.by.clone(),
+            // A dimension named twice is grouped by once, as a KPI named twice is computed once.
+            by: {
+                let mut seen = std::collections::HashSet::new();
+                self.by.iter().filter(|b| seen.insert(b.as_str())).cloned().collect()
+            },
             filter: self.filter.clone(),
             from: instant(&self.from)?,
             to: instant(&self.to)?,

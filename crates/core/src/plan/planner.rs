@@ -146,6 +146,13 @@ impl<'a> Planner<'a> {
             Some(g) => (query.from.map(|t| g.truncate(t)), query.to.map(|t| g.ceil(t))),
             None => (query.from, query.to),
         };
+        let mut by_seen = BTreeSet::new();
+        if let Some(name) = query.by.iter().find(|b| !by_seen.insert(b.as_str())) {
+            return Err(CanaryError::query_hint(
+                format!("`{name}` is named twice in `by`"),
+                "name each dimension once",
+            ));
+        }
         let mut planner = Planner::empty(project, catalog, query, from, to);
         let mut seen = BTreeSet::new();
         for id in &query.kpis {

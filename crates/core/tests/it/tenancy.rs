@@ -121,3 +121,40 @@ async fn unknown_names_in_queries_are_query_errors_with_hints() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Mistakes in a query's literals or names are the user's, never "a bug": each is a query
+/// error naming what is wrong.
+#[tokio::test]
+async fn mistakes_in_literals_and_repeated_names_are_query_errors() {
+    let (_dir, e) = engine().await;
+    let query = |by: &[&str], filter: Option<&str>| Query {
+        kpis: vec!["revenue".into()],
+        by: by.iter().map(|s| s.to_string()).collect(),
+        filter: filter.map(str::to_owned),
+        ..Query::default()
+    };
+    let cases: [(Query, &str); 3] = [
+        (query(&["channel", "channel"], None), "`channel` is named twice in `by`"),
+        (
+            query(&[], Some("regexp_like(channel, '[')")),
+            "an expression cannot be evaluated: ",
+        ),
+        (query(&[], Some("cast('abc' as int) > 0")), "Cannot cast string 'abc'"),
+    ];
+    for (q, expected) in cases {
+        match e.compute(&q).await {
+            Err(CanaryError::Query { message, .. }) => assert!(message.contains(expected), "{message}"),
+            other => panic!("{:?}: {other:?}", q.filter),
+        }
+    }
+    // As the front doors ask it, a dimension named twice is grouped by once.
+    let request = canary_core::QueryRequest {
+        kpis: vec!["revenue".into()],
+        by: vec!["channel".into(), "channel".into()],
+        ..canary_core::QueryRequest::default()
+    };
+    let resolved = request.resolve(e.project()).expect("resolve");
+    assert_eq!(resolved.by, vec!["channel".to_owned()]);
+    let once = e.compute(&resolved).await.expect("compute");
+    assert_eq!(once.schema.fields().len(), 2, "{:?}", once.schema);
+}
