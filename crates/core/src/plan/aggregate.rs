@@ -19,15 +19,39 @@ pub fn value_expr(measure: &Measure, parsed: Option<Expr>) -> Expr {
     }
 }
 
-/// A sum that gives the same bits whatever the order of the rows: exact for floats
-/// (see [`ExactSum`]); integers and decimals are exact already.
-fn sum(value: Expr, schema: &DFSchema) -> Result<Expr> {
-    Ok(match value.get_type(schema)? {
-        DataType::Float16 | DataType::Float32 | DataType::Float64 => {
-            ExactSum::udaf().call(vec![cast(value, DataType::Float64)])
+/// A sum that gives the same bits whatever the order of the rows, over rows where `filter`
+/// holds: exact for floats (see [`ExactSum`]); integers are summed in 128 bits and the
+/// total cast back to the sum's type, so a total that does not fit is an error, never a
+/// wrapped number (see [`checked`]); decimals are exact already.
+fn sum(value: Expr, filter: Option<Expr>, schema: &DFSchema) -> Result<Expr> {
+    let t = value.get_type(schema)?;
+    Ok(match (&t, int_sum_type(&t)) {
+        (DataType::Float16 | DataType::Float32 | DataType::Float64, _) => {
+            with_filter(ExactSum::udaf().call(vec![cast(value, DataType::Float64)]), filter)
         }
-        _ => f::sum(value),
+        (_, Some(to)) => checked(with_filter(f::sum(wide(value)), filter), to),
+        _ => with_filter(f::sum(value), filter),
     })
+}
+
+/// The type DataFusion gives the sum of integers of type `t`: `Int64` for signed integers,
+/// `UInt64` for unsigned ones; `None` for other types.
+fn int_sum_type(t: &DataType) -> Option<DataType> {
+    match t {
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => Some(DataType::Int64),
+        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => Some(DataType::UInt64),
+        _ => None,
+    }
+}
+
+/// An integer as a 128-bit decimal, so that sums of up to 2^64 values of 64 bits are exact.
+fn wide(value: Expr) -> Expr {
+    cast(value, DataType::Decimal128(38, 0))
+}
+
+/// A wide sum back to its integer type: the cast fails when the total does not fit.
+fn checked(sum: Expr, to: DataType) -> Expr {
+    cast(sum, to)
 }
 
 /// The mean as an exact sum over a count (order-independent, like [`sum`]).
@@ -44,7 +68,7 @@ fn mean(value: Expr, filter: Option<Expr>) -> Expr {
 /// holds; `schema` is the schema `value` is evaluated against.
 pub fn aggregate(measure: &Measure, value: Expr, filter: Option<Expr>, schema: &DFSchema) -> Result<Expr> {
     let base = match measure.agg {
-        AggKind::Sum | AggKind::SumBoolean => sum(value, schema)?,
+        AggKind::Sum | AggKind::SumBoolean => return sum(value, filter, schema),
         AggKind::Count => f::count(value),
         AggKind::CountDistinct => f::count_distinct(value),
         AggKind::Avg => return Ok(mean(value, filter)),
@@ -82,32 +106,39 @@ pub struct Split {
 /// The two-phase form of a measure, if it has one (distinct counts and percentiles do not).
 pub fn split(measure: &Measure, value: Expr, filter: Option<Expr>, schema: &DFSchema) -> Result<Option<Split>> {
     let with = |e: Expr| -> Result<Expr> { Ok(with_filter(e, filter.clone())) };
-    let float = matches!(
-        value.get_type(schema)?,
-        DataType::Float16 | DataType::Float32 | DataType::Float64
-    );
-    let split = match measure.agg {
-        AggKind::Sum | AggKind::SumBoolean if float => Split {
+    let t = value.get_type(schema)?;
+    let float = matches!(t, DataType::Float16 | DataType::Float32 | DataType::Float64);
+    let split = match (measure.agg, int_sum_type(&t)) {
+        (AggKind::Sum | AggKind::SumBoolean, _) if float => Split {
             partials: vec![(with(ExactSum::udaf().call(vec![cast(value, DataType::Float64)]))?, "")],
             finish: |c| ExactSum::udaf().call(vec![c[0].clone()]),
         },
-        AggKind::Sum | AggKind::SumBoolean => Split {
+        // Partial sums stay wide; the total is checked once, at the end.
+        (AggKind::Sum | AggKind::SumBoolean, Some(DataType::UInt64)) => Split {
+            partials: vec![(with(f::sum(wide(value)))?, "")],
+            finish: |c| checked(f::sum(c[0].clone()), DataType::UInt64),
+        },
+        (AggKind::Sum | AggKind::SumBoolean, Some(_)) => Split {
+            partials: vec![(with(f::sum(wide(value)))?, "")],
+            finish: |c| checked(f::sum(c[0].clone()), DataType::Int64),
+        },
+        (AggKind::Sum | AggKind::SumBoolean, None) => Split {
             partials: vec![(with(f::sum(value))?, "")],
             finish: |c| f::sum(c[0].clone()),
         },
-        AggKind::Count => Split {
+        (AggKind::Count, _) => Split {
             partials: vec![(with(f::count(value))?, "")],
             finish: |c| f::sum(c[0].clone()),
         },
-        AggKind::Min => Split {
+        (AggKind::Min, _) => Split {
             partials: vec![(with(f::min(value))?, "")],
             finish: |c| f::min(c[0].clone()),
         },
-        AggKind::Max => Split {
+        (AggKind::Max, _) => Split {
             partials: vec![(with(f::max(value))?, "")],
             finish: |c| f::max(c[0].clone()),
         },
-        AggKind::Avg => Split {
+        (AggKind::Avg, _) => Split {
             partials: vec![
                 (
                     with(ExactSum::udaf().call(vec![cast(value.clone(), DataType::Float64)]))?,
@@ -117,7 +148,9 @@ pub fn split(measure: &Measure, value: Expr, filter: Option<Expr>, schema: &DFSc
             ],
             finish: |c| ExactSum::udaf().call(vec![c[0].clone()]) / cast(f::sum(c[1].clone()), DataType::Float64),
         },
-        AggKind::CountDistinct | AggKind::Median | AggKind::Percentile | AggKind::PercentileDisc => return Ok(None),
+        (AggKind::CountDistinct | AggKind::Median | AggKind::Percentile | AggKind::PercentileDisc, _) => {
+            return Ok(None);
+        }
     };
     Ok(Some(split))
 }

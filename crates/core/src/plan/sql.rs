@@ -13,7 +13,7 @@ use datafusion::logical_expr::{Expr, LogicalPlan, lit};
 use super::aggregate::with_filter;
 use super::udaf::Percentile;
 
-/// `exact_sum(x)` → `sum(x)`; continuous percentiles → `percentile_cont(p) WITHIN GROUP
+/// `exact_sum(x)` → `sum(x)`; `checked_add(a, b)` → `a + b` (and `-`, `*`); continuous percentiles → `percentile_cont(p) WITHIN GROUP
 /// (ORDER BY x)`. Same results up to float rounding. (Discrete percentiles have no form
 /// DataFusion can write; they stay `percentile_disc(x)`.)
 pub fn portable(plan: LogicalPlan) -> Result<LogicalPlan> {
@@ -22,6 +22,9 @@ pub fn portable(plan: LogicalPlan) -> Result<LogicalPlan> {
 }
 
 fn rewrite(e: Expr) -> Result<Transformed<Expr>> {
+    if let Expr::ScalarFunction(_) = &e {
+        return Ok(crate::expr::uncheck(e));
+    }
     let Expr::AggregateFunction(AggregateFunction { func, params }) = &e else {
         return Ok(Transformed::no(e));
     };

@@ -7,6 +7,7 @@ mod fixture;
 mod impact;
 mod kinds;
 mod lineage;
+mod overflow;
 mod plans;
 mod schema;
 mod storage;

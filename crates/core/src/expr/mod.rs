@@ -6,6 +6,10 @@
 //! Refused: subqueries, aggregates, window functions, table functions, placeholders, and
 //! every other function (nothing that reads files or depends on the clock).
 
+mod checked;
+
+pub use checked::{check_integer_arithmetic, uncheck};
+
 use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::sync::{Arc, LazyLock};
@@ -240,7 +244,9 @@ pub fn parse_expr_preferring(sql: &str, schema: &DFSchema, preferred: Option<&st
     // Type-check now, so a bad expression is a diagnostic rather than a failure at run time.
     expr.get_type(schema)
         .map_err(|e| ExprError::Invalid(format!("`{sql}` does not type-check: {}", first_line(&e))))?;
-    Ok(expr)
+    // Integer arithmetic fails on overflow instead of wrapping around.
+    checked::check_integer_arithmetic(expr, schema)
+        .map_err(|e| ExprError::Invalid(format!("`{sql}` does not type-check: {}", first_line(&e))))
 }
 
 fn classify(sql: &str, err: DataFusionError, schema: &DFSchema) -> ExprError {
@@ -296,6 +302,7 @@ pub fn check_allowed(expr: &Expr) -> Result<(), ExprError> {
             Expr::ScalarFunction(f) => {
                 let name = f.func.name();
                 (!ALLOWED_FUNCTIONS.contains(&name)
+                    && !checked::NAMES.contains(&name)
                     && !f.func.aliases().iter().any(|a| ALLOWED_FUNCTIONS.contains(&a.as_str())))
                 .then(|| format!("function `{name}` is not allowed"))
             }
