@@ -55,6 +55,9 @@ pub enum Code {
     MissingColumn,
     /// No data at a product's location.
     MissingData,
+    /// A data file that does not fit the contract's layout: outside the partition folders,
+    /// or with two columns of one name.
+    DataLayout,
     /// A type name the contract format does not know.
     UnknownType,
     /// A window or offset that does not parse.
@@ -100,6 +103,7 @@ impl Code {
             Code::TypeMismatch => "C0702",
             Code::MissingColumn => "C0703",
             Code::MissingData => "C0704",
+            Code::DataLayout => "C0705",
         }
     }
 }

@@ -4,10 +4,12 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
+use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::execution::context::SessionContext;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use indexmap::IndexMap;
 use object_store::ObjectMeta;
 
@@ -24,6 +26,22 @@ pub struct Table {
     pub schema: SchemaRef,
     /// The files found at the location when it was opened, sorted by path.
     pub files: Vec<ObjectMeta>,
+    /// Each file's own schema, in the order of `files`.
+    pub file_schemas: Vec<DataFile>,
+    /// Parquet files below a folder location that DataFusion's listing leaves out (in
+    /// sub-folders that are not partition folders), by their path below the location.
+    pub ignored: Vec<String>,
+}
+
+/// One data file as its footer describes it.
+#[derive(Debug, Clone)]
+pub struct DataFile {
+    /// Its path below the product's location.
+    pub path: String,
+    /// Its schema as DataFusion reads it (a column named twice appears once).
+    pub schema: SchemaRef,
+    /// The names of its columns as the file has them, repeats included.
+    pub columns: Vec<String>,
 }
 
 /// The opened data products of a project.
@@ -47,6 +65,7 @@ impl Catalog {
             match open_product(product, ctx, storage).await {
                 Ok(table) => {
                     check_schema(product, &table.schema, origins, &mut diags);
+                    check_files(product, &table, origins, &mut diags);
                     tables.insert(id.clone(), table);
                 }
                 Err(message) => diags.push(
@@ -102,6 +121,34 @@ async fn open_product(
         ));
     }
     files.sort_by(|a, b| a.location.cmp(&b.location));
+    // Each file's own footer (DataFusion's merged schema would hide a file that lacks a
+    // column); footers are cached, so the merged schema below reads none again.
+    let format = ParquetFormat::default();
+    let cache = state.runtime_env().cache_manager.get_file_metadata_cache();
+    // The futures are made first: a stream holding a closure over borrowed files would not
+    // be `Send` for every lifetime, as a spawned task needs.
+    let reads: Vec<_> = files
+        .iter()
+        .map(|f| read_footer(&format, &state, &store, &cache, url.prefix(), f))
+        .collect();
+    let file_schemas: Vec<DataFile> = futures::stream::iter(reads).buffered(16).try_collect().await?;
+    // A folder (not a glob) is listed again without DataFusion's rule that skips sub-folders
+    // other than partition folders: nothing at the location is left out without a word.
+    let mut ignored = Vec::new();
+    if url.is_collection() && url.get_glob().is_none() {
+        let listed: std::collections::BTreeSet<&object_store::path::Path> = files.iter().map(|f| &f.location).collect();
+        let mut all = store.list(Some(url.prefix()));
+        while let Some(meta) = all
+            .try_next()
+            .await
+            .map_err(|e| format!("cannot list `{}`: {e}", display_location(product)))?
+        {
+            if meta.location.as_ref().ends_with(".parquet") && !listed.contains(&meta.location) {
+                ignored.push(below(url.prefix(), &meta.location));
+            }
+        }
+        ignored.sort();
+    }
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")
         .with_table_partition_cols(product.partitions.clone());
@@ -118,7 +165,49 @@ async fn open_product(
         provider: Arc::new(table),
         schema,
         files,
+        file_schemas,
+        ignored,
     })
+}
+
+/// `location`'s path below `prefix` (the product's location).
+fn below(prefix: &object_store::path::Path, location: &object_store::path::Path) -> String {
+    location
+        .prefix_match(prefix)
+        .map(|parts| parts.map(|p| p.as_ref().to_owned()).collect::<Vec<_>>().join("/"))
+        .unwrap_or_else(|| location.to_string())
+}
+
+/// A data file's footer: its columns as written, and its schema as DataFusion reads it
+/// (the footer is read once and cached).
+async fn read_footer(
+    format: &ParquetFormat,
+    state: &datafusion::execution::SessionState,
+    store: &Arc<dyn object_store::ObjectStore>,
+    cache: &Arc<datafusion::execution::cache::cache_manager::FileMetadataCache>,
+    prefix: &object_store::path::Path,
+    file: &ObjectMeta,
+) -> std::result::Result<DataFile, String> {
+    let path = below(prefix, &file.location);
+    let unreadable = |e: datafusion::error::DataFusionError| format!("cannot read the footer of `{path}`: {e}");
+    let metadata = DFParquetMetadata::new(store.as_ref(), file)
+        .with_file_metadata_cache(Some(Arc::clone(cache)))
+        .fetch_metadata()
+        .await
+        .map_err(unreadable)?;
+    let columns = metadata
+        .file_metadata()
+        .schema_descr()
+        .root_schema()
+        .get_fields()
+        .iter()
+        .map(|t| t.name().to_owned())
+        .collect();
+    let schema = format
+        .infer_schema(state, store, std::slice::from_ref(file))
+        .await
+        .map_err(unreadable)?;
+    Ok(DataFile { path, schema, columns })
 }
 
 fn display_location(product: &Product) -> String {
@@ -210,4 +299,153 @@ fn check_schema(product: &Product, actual: &Schema, origins: &Origins, diags: &m
             Ok(_) => {}
         }
     }
+}
+
+/// Files named in a diagnostic at most; the rest are counted.
+const MAX_FILES_NAMED: usize = 3;
+
+fn some_files(files: &[&str]) -> String {
+    let named = files
+        .iter()
+        .take(MAX_FILES_NAMED)
+        .map(|f| format!("`{f}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match files.len().saturating_sub(MAX_FILES_NAMED) {
+        0 => named,
+        more => format!("{named} and {more} more"),
+    }
+}
+
+/// Every file against the contract, not only their merged schema: each has every contract
+/// column (else its rows would read NULL), of a compatible type, no two columns of one
+/// name; with partitions, each lies in the `name=value` folders (else it would be skipped).
+fn check_files(product: &Product, table: &Table, origins: &Origins, diags: &mut Vec<Diagnostic>) {
+    let n = table.file_schemas.len();
+    for (i, (name, column)) in product.columns.iter().enumerate() {
+        // A partition column comes from the folders, not from the files.
+        if product.partitions.iter().any(|(p, _)| p == name) {
+            continue;
+        }
+        let lacking: Vec<&str> = table
+            .file_schemas
+            .iter()
+            .filter(|f| f.schema.field_with_name(name).is_err())
+            .map(|f| f.path.as_str())
+            .collect();
+        // When no file has it, check_schema has said so.
+        if !lacking.is_empty() && lacking.len() < n {
+            diags.push(
+                Diagnostic::new(
+                    Code::MissingColumn,
+                    origins.product(&product.id, &format!("columns.{i}.name")),
+                    format!(
+                        "{} of the {n} files of `{}` have no column `{name}`: {}",
+                        lacking.len(),
+                        product.id,
+                        some_files(&lacking)
+                    ),
+                )
+                .with_hint("every file must hold every contract column: rewrite those files, or move them away"),
+            );
+        }
+        let mistyped: Vec<&str> = table
+            .file_schemas
+            .iter()
+            .filter(|f| {
+                f.schema
+                    .field_with_name(name)
+                    .is_ok_and(|x| !types_compatible(&column.data_type, x.data_type()))
+            })
+            .map(|f| f.path.as_str())
+            .collect();
+        if !mistyped.is_empty() && mistyped.len() < n {
+            diags.push(Diagnostic::new(
+                Code::TypeMismatch,
+                origins.product(&product.id, &format!("columns.{i}.type")),
+                format!(
+                    "column `{name}` of `{}` is declared {}, but not so in {}",
+                    product.id,
+                    type_name(&column.data_type),
+                    some_files(&mistyped)
+                ),
+            ));
+        }
+    }
+    let twice: Vec<String> = table
+        .file_schemas
+        .iter()
+        .filter_map(|f| {
+            let mut seen = std::collections::BTreeSet::new();
+            let dup = f.columns.iter().find(|c| !seen.insert(c.as_str()))?;
+            Some(format!("`{}` (`{dup}`)", f.path))
+        })
+        .collect();
+    if !twice.is_empty() {
+        diags.push(
+            Diagnostic::new(
+                Code::DataLayout,
+                origins.product(&product.id, "location"),
+                format!(
+                    "files of `{}` have two columns of one name, so which is read is unclear: {}",
+                    product.id,
+                    twice.join(", ")
+                ),
+            )
+            .with_hint("rewrite those files with distinct column names"),
+        );
+    }
+    let mut outside: Vec<&str> = table.ignored.iter().map(String::as_str).collect();
+    if !product.partitions.is_empty() {
+        outside.extend(
+            table
+                .file_schemas
+                .iter()
+                .map(|f| f.path.as_str())
+                .filter(|f| !in_partition_folders(f, &product.partitions)),
+        );
+        outside.sort_unstable();
+        if !outside.is_empty() {
+            let layout: String = product.partitions.iter().map(|(p, _)| format!("{p}=…/")).collect();
+            diags.push(
+                Diagnostic::new(
+                    Code::DataLayout,
+                    origins.product(&product.id, "partitions"),
+                    format!(
+                        "{} files of `{}` are outside the partition folders `{layout}` and would not be read: {}",
+                        outside.len(),
+                        product.id,
+                        some_files(&outside)
+                    ),
+                )
+                .with_hint("move them into the partition folders, or away from the location"),
+            );
+        }
+    } else if !outside.is_empty() {
+        diags.push(
+            Diagnostic::new(
+                Code::DataLayout,
+                origins.product(&product.id, "location"),
+                format!(
+                    "{} files below the location of `{}` are in sub-folders and would not be read: {}",
+                    outside.len(),
+                    product.id,
+                    some_files(&outside)
+                ),
+            )
+            .with_hint("move them up into the location, or away from it (or declare the folders as partitions)"),
+        );
+    }
+}
+
+/// Whether `file` (its path below the location) lies in `name=value` folders, one per
+/// partition column, in order.
+fn in_partition_folders(file: &str, partitions: &[(String, datafusion::arrow::datatypes::DataType)]) -> bool {
+    let folders: Vec<&str> = file.split('/').collect();
+    let folders = &folders[..folders.len().saturating_sub(1)];
+    folders.len() >= partitions.len()
+        && partitions
+            .iter()
+            .zip(folders)
+            .all(|((name, _), folder)| folder.split_once('=').is_some_and(|(k, _)| k == name))
 }

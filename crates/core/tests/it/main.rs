@@ -3,6 +3,7 @@
 mod affected;
 mod architecture;
 mod evidence;
+mod files;
 mod fixture;
 mod impact;
 mod kinds;

@@ -109,7 +109,10 @@ async fn integer_arithmetic_past_int64_is_an_error_in_rows_and_in_constants() {
     };
     match e.compute(&folded).await {
         Err(CanaryError::Data { message, .. }) => {
-            assert_eq!(message, "Arithmetic overflow: Overflow happened on: 9223372036854775807 + 1");
+            assert_eq!(
+                message,
+                "Arithmetic overflow: Overflow happened on: 9223372036854775807 + 1"
+            );
         }
         other => panic!("{other:?}"),
     }
