@@ -1,7 +1,7 @@
 //! End-to-end tests of the `canary` binary: exit codes, stdout, stderr.
 
 mod compute;
-mod evidence;
+mod hostile;
 mod invalid;
 
 use std::path::{Path, PathBuf};

@@ -135,6 +135,15 @@ impl<'a> Planner<'a> {
                 "pass --tenant (or `tenant=` in Python)",
             ));
         }
+        if let Some(t) = &query.tenant
+            && project.products.values().all(|p| p.tenant_column.is_none())
+        {
+            // It would restrict nothing: every tenant's rows would be read.
+            return Err(CanaryError::query_hint(
+                format!("tenant `{t}` asked for, but no product of this project is tenant-scoped"),
+                "declare `tenant_column` on the contracts that hold several tenants' rows, or drop --tenant",
+            ));
+        }
         if let (Some(a), Some(b)) = (query.from, query.to)
             && a >= b
         {

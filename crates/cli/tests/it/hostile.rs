@@ -1,5 +1,6 @@
-//! Files the CLI writes: `--output` never replaces what is not a regular file; evidence
-//! bundles verify anywhere, without a project; leftovers of an interrupted run never block.
+//! Hostile input and faults, end to end: `--output` never replaces what is not a regular
+//! file; evidence bundles verify anywhere, without a project; leftovers of an interrupted
+//! run never block; a tenant that would restrict nothing is refused.
 
 use crate::compute::init;
 use crate::{canary, canary_in, text};
@@ -105,4 +106,18 @@ fn leftovers_of_an_interrupted_run_never_block() {
         text(&out.stdout)
     );
     assert!(text(&out.stdout).contains("2 records"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn a_tenant_on_a_project_without_tenants_is_refused() {
+    // `canary init`'s project has no tenant column: --tenant would restrict nothing, and
+    // every tenant's rows would be read.
+    let (_dir, p) = init();
+    let out = canary(&["--project", &p, "compute", "revenue", "--tenant", "acme"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("tenant `acme` asked for, but no product of this project is tenant-scoped"),
+        "{}",
+        text(&out.stderr)
+    );
 }
