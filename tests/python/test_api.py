@@ -437,3 +437,13 @@ def test_plot_on_given_axes_and_bad_arguments(project):
     with pytest.raises(ValueError, match="needs values over time"):
         project.compute("revenue", grain=None).plot()
     plt.close("all")
+
+
+def test_expression_bounds_hold_in_the_wheel(project):
+    """The wheel plans on the runtime's worker threads, whose stacks are smaller than the
+    CLI's main thread: an expression at the documented bound still computes, one past it
+    is refused before anything runs."""
+    at_bound = "quantity" + " + 1" * 255 + " > 0"
+    assert project.compute("completed_orders", grain=None, where=at_bound).num_rows == 1
+    with pytest.raises(canary.QueryError, match="chains 257 operators; at most 256 are allowed"):
+        project.compute("completed_orders", grain=None, where="quantity" + " + 1" * 256 + " > 0")

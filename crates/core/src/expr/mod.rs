@@ -197,6 +197,55 @@ impl ContextProvider for Provider {
     }
 }
 
+/// The longest expression accepted, in characters.
+pub const MAX_EXPR_CHARS: usize = 16 * 1024;
+/// The most binary operators (`+`, `=`, `AND`, …) an expression may chain: each nests the
+/// expression one level deeper, and every step from parsing to running walks it
+/// recursively. (Parentheses are bounded by the SQL parser, at 50 levels.)
+pub const MAX_EXPR_OPERATORS: usize = 256;
+
+/// Refuse an expression too long or too deep to be handled in bounded time and stack,
+/// before parsing it (a tokenizer is not recursive).
+fn check_size(sql: &str) -> Result<(), ExprError> {
+    use datafusion::sql::sqlparser::keywords::Keyword;
+    use datafusion::sql::sqlparser::tokenizer::Tokenizer;
+    if sql.len() > MAX_EXPR_CHARS {
+        return Err(ExprError::Disallowed(format!(
+            "the expression is {} characters long; at most {MAX_EXPR_CHARS} are allowed",
+            sql.len()
+        )));
+    }
+    let tokens = Tokenizer::new(&GenericDialect {}, sql)
+        .tokenize()
+        .map_err(|e| ExprError::Invalid(format!("cannot parse `{sql}`: {e}")))?;
+    let operators = tokens
+        .iter()
+        .filter(|t| match t {
+            Token::Plus
+            | Token::Minus
+            | Token::Mul
+            | Token::Div
+            | Token::Mod
+            | Token::StringConcat
+            | Token::Eq
+            | Token::DoubleEq
+            | Token::Neq
+            | Token::Lt
+            | Token::Gt
+            | Token::LtEq
+            | Token::GtEq => true,
+            Token::Word(w) => matches!(w.keyword, Keyword::AND | Keyword::OR),
+            _ => false,
+        })
+        .count();
+    if operators > MAX_EXPR_OPERATORS {
+        return Err(ExprError::Disallowed(format!(
+            "the expression chains {operators} operators; at most {MAX_EXPR_OPERATORS} are allowed"
+        )));
+    }
+    Ok(())
+}
+
 /// Parse `sql` into an `Expr` over `schema`, refusing anything outside the allowed subset.
 pub fn parse_expr(sql: &str, schema: &DFSchema) -> Result<Expr, ExprError> {
     parse_expr_preferring(sql, schema, None)
@@ -206,6 +255,7 @@ pub fn parse_expr(sql: &str, schema: &DFSchema) -> Result<Expr, ExprError> {
 /// resolves there, even if other qualifiers have it too (a product's own columns win over
 /// those of the products it joins).
 pub fn parse_expr_preferring(sql: &str, schema: &DFSchema, preferred: Option<&str>) -> Result<Expr, ExprError> {
+    check_size(sql)?;
     let dialect = GenericDialect {};
     let mut parser = Parser::new(&dialect)
         .try_with_sql(sql)
@@ -294,6 +344,24 @@ pub fn schema_names(schema: &DFSchema) -> Vec<String> {
     names
 }
 
+/// The longest `lpad`/`rpad` result an expression may ask for.
+pub const MAX_PAD_LENGTH: i64 = 10_000;
+
+fn padding_bounded(length: Option<&Expr>) -> bool {
+    use datafusion::common::ScalarValue;
+    let Some(Expr::Literal(v, _)) = length else {
+        return false;
+    };
+    let n = match v {
+        ScalarValue::Int64(Some(n)) => *n,
+        ScalarValue::Int32(Some(n)) => i64::from(*n),
+        ScalarValue::Int16(Some(n)) => i64::from(*n),
+        ScalarValue::Int8(Some(n)) => i64::from(*n),
+        _ => return false,
+    };
+    (0..=MAX_PAD_LENGTH).contains(&n)
+}
+
 /// Refuse every construct outside the allowed subset, wherever it is nested.
 pub fn check_allowed(expr: &Expr) -> Result<(), ExprError> {
     let mut found: Option<String> = None;
@@ -301,10 +369,19 @@ pub fn check_allowed(expr: &Expr) -> Result<(), ExprError> {
         let bad = match e {
             Expr::ScalarFunction(f) => {
                 let name = f.func.name();
-                (!ALLOWED_FUNCTIONS.contains(&name)
+                if !ALLOWED_FUNCTIONS.contains(&name)
                     && !checked::NAMES.contains(&name)
-                    && !f.func.aliases().iter().any(|a| ALLOWED_FUNCTIONS.contains(&a.as_str())))
-                .then(|| format!("function `{name}` is not allowed"))
+                    && !f.func.aliases().iter().any(|a| ALLOWED_FUNCTIONS.contains(&a.as_str()))
+                {
+                    Some(format!("function `{name}` is not allowed"))
+                } else if ["lpad", "rpad"].contains(&name) && !padding_bounded(f.args.get(1)) {
+                    // Each row would allocate what the length says (2^31 bytes and more).
+                    Some(format!(
+                        "`{name}` takes a length written as a number of at most {MAX_PAD_LENGTH}"
+                    ))
+                } else {
+                    None
+                }
             }
             Expr::AggregateFunction(_) => Some("aggregate functions are not allowed here".into()),
             Expr::WindowFunction(_) => Some("window functions are not allowed here".into()),

@@ -158,3 +158,42 @@ async fn mistakes_in_literals_and_repeated_names_are_query_errors() {
     let once = e.compute(&resolved).await.expect("compute");
     assert_eq!(once.schema.fields().len(), 2, "{:?}", once.schema);
 }
+
+/// Inputs that would exhaust the stack or the memory are refused before anything runs,
+/// with the documented bound; up to the bound, they work.
+#[tokio::test]
+async fn expressions_past_the_documented_bounds_are_refused() {
+    let (_dir, e) = engine().await;
+    let filter = |sql: String| Query {
+        kpis: vec!["revenue".into()],
+        filter: Some(sql),
+        ..Query::default()
+    };
+    // 256 operators (the bound): computed. A chain of 1500 overflowed the stack.
+    let at_bound = format!("amount{} > 0", " + 1".repeat(255));
+    assert!(e.compute(&filter(at_bound)).await.is_ok());
+    for (sql, expected) in [
+        (
+            format!("amount{} > 0", " + 1".repeat(256)),
+            "the expression chains 257 operators; at most 256 are allowed",
+        ),
+        (
+            format!("amount{} > 0", " + 1".repeat(5000)),
+            "characters long; at most 16384 are allowed",
+        ),
+        // Each row would have allocated 2 GiB.
+        (
+            "rpad(status, 2147483647) = 'x'".to_owned(),
+            "`rpad` takes a length written as a number of at most 10000",
+        ),
+        (
+            "lpad(status, length(status) * 1000000) = 'x'".to_owned(),
+            "`lpad` takes a length written as a number of at most 10000",
+        ),
+    ] {
+        match e.compute(&filter(sql)).await {
+            Err(CanaryError::Query { message, .. }) => assert!(message.contains(expected), "{message}"),
+            other => panic!("{expected}: {other:?}"),
+        }
+    }
+}
