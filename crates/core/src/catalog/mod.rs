@@ -178,6 +178,38 @@ fn below(prefix: &object_store::path::Path, location: &object_store::path::Path)
         .unwrap_or_else(|| location.to_string())
 }
 
+/// A Parquet file ends with the length of its metadata (4 bytes, little-endian) and `PAR1`.
+/// A length the file cannot hold is refused here: the Parquet reader would panic on it.
+async fn check_footer(
+    store: &dyn object_store::ObjectStore,
+    file: &ObjectMeta,
+    path: &str,
+) -> std::result::Result<(), String> {
+    let size = file.size;
+    if size < 12 {
+        return Err(format!("`{path}` is not a Parquet file: it has {size} bytes"));
+    }
+    let last = size - 8..size;
+    let tail = store
+        .get_ranges(&file.location, std::slice::from_ref(&last))
+        .await
+        .map_err(|e| format!("cannot read `{path}`: {e}"))?;
+    let tail = tail.first().map(|b| b.as_ref()).unwrap_or_default();
+    let (Some(length), Some(magic)) = (tail.get(..4), tail.get(4..8)) else {
+        return Err(format!("cannot read the end of `{path}`"));
+    };
+    if magic != b"PAR1" {
+        return Err(format!("`{path}` is not a Parquet file: it does not end with `PAR1`"));
+    }
+    let length = u64::from(u32::from_le_bytes([length[0], length[1], length[2], length[3]]));
+    if length + 12 > size {
+        return Err(format!(
+            "`{path}` is not a valid Parquet file: its footer says {length} bytes of metadata, but the file has {size} bytes"
+        ));
+    }
+    Ok(())
+}
+
 /// A data file's footer: its columns as written, and its schema as DataFusion reads it
 /// (the footer is read once and cached).
 async fn read_footer(
@@ -189,6 +221,7 @@ async fn read_footer(
     file: &ObjectMeta,
 ) -> std::result::Result<DataFile, String> {
     let path = below(prefix, &file.location);
+    check_footer(store.as_ref(), file, &path).await?;
     let unreadable = |e: datafusion::error::DataFusionError| format!("cannot read the footer of `{path}`: {e}");
     let metadata = DFParquetMetadata::new(store.as_ref(), file)
         .with_file_metadata_cache(Some(Arc::clone(cache)))

@@ -135,3 +135,23 @@ async fn a_file_in_a_sub_folder_of_a_folder_location_is_named() {
         "{p:?}"
     );
 }
+
+#[tokio::test]
+async fn a_file_with_an_impossible_footer_is_a_diagnostic_not_a_panic() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    project(dir.path(), false);
+    write(&dir.path().join("data/t/a.parquet"), &["g", "amount"]);
+    // `PAR1`, junk, a metadata length of 2^31 - 1, `PAR1`: the Parquet reader panicked.
+    let mut bytes = b"PAR1".to_vec();
+    bytes.extend([0u8; 16]);
+    bytes.extend(0x7fff_ffffu32.to_le_bytes());
+    bytes.extend(b"PAR1");
+    std::fs::write(dir.path().join("data/t/b.parquet"), &bytes).expect("write");
+    std::fs::write(dir.path().join("data/t/c.parquet"), b"PAR").expect("write");
+    let p = problems(dir.path()).await;
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].contains("error[C0704]: `b.parquet` is not a valid Parquet file: its footer says 2147483647 bytes of metadata, but the file has 28 bytes"),
+        "{p:?}"
+    );
+}
