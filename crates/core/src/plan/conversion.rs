@@ -9,8 +9,8 @@ use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlanBuilder, ident,
 
 use super::PERIOD_COLUMN;
 use super::aggregate::aggregate;
-use super::frames::{RowOptions, Rows, pe};
 use super::planner::{Frame, LeafKind, Planner, column};
+use super::rows::{RowOptions, Rows, pe};
 use super::time::{ts_lit, unshift};
 use crate::error::{CanaryError, Result};
 use crate::model::CalendarDuration;

@@ -6,8 +6,8 @@ use datafusion::logical_expr::{Expr, LogicalPlanBuilder, ident, lit};
 
 use super::PERIOD_COLUMN;
 use super::aggregate::{aggregate, masked, split};
-use super::frames::{RowOptions, Rows, pe};
 use super::planner::{Frame, Planner};
+use super::rows::{RowOptions, Rows, pe};
 use super::time::{SpineRow, spine, spine_plan, truncate, unshift};
 use crate::error::{CanaryError, Result};
 use crate::model::{CalendarDuration, CumulativeWindow, Grain, Measure, PeriodAgg};

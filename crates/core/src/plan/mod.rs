@@ -6,6 +6,7 @@ mod cumulative;
 mod exact_sum;
 mod frames;
 mod planner;
+mod rows;
 mod sql;
 pub(crate) mod time;
 mod udaf;
