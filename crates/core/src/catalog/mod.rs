@@ -15,7 +15,7 @@ use object_store::ObjectMeta;
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::error::{CanaryError, Result};
-use crate::model::{Product, Project, type_name, types_compatible};
+use crate::model::{ObjectStoreSettings, Product, Project, type_name, types_compatible};
 use crate::validate::Origins;
 
 /// One opened data product.
@@ -62,7 +62,7 @@ impl Catalog {
         let mut tables = IndexMap::new();
         let mut diags = Vec::new();
         for (id, product) in &project.products {
-            match open_product(product, ctx, storage).await {
+            match open_product(product, ctx, storage, &project.settings.object_store).await {
                 Ok(table) => {
                     check_schema(product, &table.schema, origins, &mut diags);
                     check_files(product, &table, origins, &mut diags);
@@ -97,10 +97,12 @@ async fn open_product(
     product: &Product,
     ctx: &SessionContext,
     storage: &StorageOptions,
+    bounds: &ObjectStoreSettings,
 ) -> std::result::Result<Table, String> {
     let url = ListingTableUrl::parse(&product.location)
         .map_err(|e| format!("`{}` is not a valid location: {e}", display_location(product)))?;
-    register_store(&url, ctx, storage)?;
+    check_local(&url, product)?;
+    register_store(&url, ctx, storage, bounds)?;
     let state = ctx.state();
     let store = state
         .runtime_env()
@@ -131,7 +133,30 @@ async fn open_product(
         .iter()
         .map(|f| read_footer(&format, &state, &store, &cache, url.prefix(), f))
         .collect();
-    let file_schemas: Vec<DataFile> = futures::stream::iter(reads).buffered(16).try_collect().await?;
+    // Every file is read, so that one run of `validate` names every bad one.
+    let footers: Vec<std::result::Result<DataFile, String>> = futures::stream::iter(reads).buffered(16).collect().await;
+    let bad: Vec<&String> = footers.iter().filter_map(|f| f.as_ref().err()).collect();
+    match bad.as_slice() {
+        [] => {}
+        [one] => return Err((*one).clone()),
+        many => {
+            const SHOWN: usize = 20;
+            let mut message = format!(
+                "{} files of `{}` cannot be read:",
+                many.len(),
+                display_location(product)
+            );
+            for e in many.iter().take(SHOWN) {
+                message.push_str("\n  ");
+                message.push_str(e);
+            }
+            if many.len() > SHOWN {
+                message.push_str(&format!("\n  and {} more", many.len() - SHOWN));
+            }
+            return Err(message);
+        }
+    }
+    let file_schemas: Vec<DataFile> = footers.into_iter().filter_map(std::result::Result::ok).collect();
     // A folder (not a glob) is listed again without DataFusion's rule that skips sub-folders
     // other than partition folders: nothing at the location is left out without a word.
     let mut ignored = Vec::new();
@@ -269,18 +294,51 @@ impl StorageOptions {
     }
 }
 
-/// Register an object store for `s3://` URLs, configured from `storage`.
+/// A local location is a regular file or a folder: reading a FIFO or a device would block
+/// or never end.
+fn check_local(url: &ListingTableUrl, product: &Product) -> std::result::Result<(), String> {
+    let u: &url::Url = url.as_ref();
+    if u.scheme() != "file" || url.get_glob().is_some() {
+        return Ok(());
+    }
+    let Ok(path) = u.to_file_path() else {
+        return Ok(());
+    };
+    match std::fs::metadata(&path) {
+        Ok(meta) if !meta.is_file() && !meta.is_dir() => Err(format!(
+            "`{}` is not a regular file or a folder (a FIFO, a socket or a device): Canary reads only files",
+            display_location(product)
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Register an object store for `s3://` URLs, configured from `storage`, every request
+/// bounded by `bounds`.
 fn register_store(
     url: &ListingTableUrl,
     ctx: &SessionContext,
     storage: &StorageOptions,
+    bounds: &ObjectStoreSettings,
 ) -> std::result::Result<(), String> {
     let u: &url::Url = url.as_ref();
     if u.scheme() != "s3" {
         return Ok(());
     }
     let bucket = u.host_str().ok_or_else(|| format!("`{u}` names no bucket"))?;
-    let mut builder = object_store::aws::AmazonS3Builder::new().with_bucket_name(bucket);
+    let tries = u32::try_from(bounds.retries + 1).unwrap_or(u32::MAX);
+    let retry = object_store::RetryConfig {
+        max_retries: bounds.retries,
+        retry_timeout: bounds.timeout.saturating_mul(tries),
+        ..object_store::RetryConfig::default()
+    };
+    let client = object_store::ClientOptions::new()
+        .with_timeout(bounds.timeout)
+        .with_connect_timeout(bounds.connect_timeout);
+    let mut builder = object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name(bucket)
+        .with_client_options(client)
+        .with_retry(retry);
     for (key, value) in &storage.options {
         if let Ok(k) = key.parse::<object_store::aws::AmazonS3ConfigKey>() {
             builder = builder.with_config(k, value);

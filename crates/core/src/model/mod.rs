@@ -54,6 +54,43 @@ pub struct Settings {
     pub calendar: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
     /// Custom granularities offsets may use (given by a MetricFlow time spine).
     pub custom_grains: Vec<String>,
+    /// Bounds of every object-store request.
+    pub object_store: ObjectStoreSettings,
+}
+
+/// How long an object store may take (`settings.object_store`): an endpoint that accepts a
+/// connection and never answers fails the command after `(retries + 1) × timeout` at most.
+///
+/// ```
+/// use canary_core::model::ObjectStoreSettings;
+/// let s = ObjectStoreSettings::default();
+/// assert_eq!((s.timeout.as_secs(), s.connect_timeout.as_secs(), s.retries), (30, 5, 2));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectStoreSettings {
+    /// The most one request may take, its body included.
+    pub timeout: std::time::Duration,
+    /// The most connecting may take.
+    pub connect_timeout: std::time::Duration,
+    /// How many times a failed request is tried again.
+    pub retries: usize,
+}
+
+impl ObjectStoreSettings {
+    /// The largest `timeout` or `connect_timeout` accepted.
+    pub const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+    /// The most `retries` accepted.
+    pub const MAX_RETRIES: usize = 10;
+}
+
+impl Default for ObjectStoreSettings {
+    fn default() -> Self {
+        ObjectStoreSettings {
+            timeout: std::time::Duration::from_secs(30),
+            connect_timeout: std::time::Duration::from_secs(5),
+            retries: 2,
+        }
+    }
 }
 
 /// A validated data-product contract.

@@ -31,7 +31,7 @@ impl Planner<'_> {
                 (start, grain.add(start, 1), true)
             }
         };
-        let rows = spine(grain, unshift(from, shifts), unshift(to, shifts), window);
+        let rows = spine(grain, unshift(from, shifts), unshift(to, shifts), window)?;
         if rows.is_empty() {
             return Err(CanaryError::query("the range holds no whole period"));
         }

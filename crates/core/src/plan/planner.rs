@@ -94,6 +94,11 @@ pub struct OutputColumn {
     pub role: OutputRole,
 }
 
+/// The most KPI references one query may expand to: a derived KPI's inputs are written
+/// into its expression, so a chain where each KPI uses the previous one twice doubles at
+/// every level. Past this the query is refused rather than planned in exponential time.
+pub const MAX_KPI_EXPANSIONS: usize = 4096;
+
 /// A plan ready to run, with the meaning of each output column.
 #[derive(Debug, Clone)]
 pub struct PlannedQuery {
@@ -117,6 +122,8 @@ pub struct Planner<'a> {
     scopes: HashMap<String, ScopeSchema>,
     /// Whether a KPI of the query (or an input of one) reports every period.
     every_period: bool,
+    /// KPI references expanded so far (see [`MAX_KPI_EXPANSIONS`]).
+    expansions: usize,
     /// While planning an input with a `start of GRAIN` offset: that grain.
     to_start: Option<crate::model::Grain>,
     /// While planning an input with a custom-granularity offset: (N, granularity).
@@ -209,6 +216,7 @@ impl<'a> Planner<'a> {
             every_period: false,
             to_start: None,
             custom_shift: None,
+            expansions: 0,
         }
     }
 
@@ -400,7 +408,7 @@ impl<'a> Planner<'a> {
         lo: DateTime<Utc>,
         hi: DateTime<Utc>,
     ) -> Result<LogicalPlanBuilder> {
-        let rows = super::time::spine(grain, lo, hi, CumulativeWindow::AllTime);
+        let rows = super::time::spine(grain, lo, hi, CumulativeWindow::AllTime)?;
         let combined = combined.build().map_err(CanaryError::plan)?;
         let present = LogicalPlanBuilder::from(combined.clone())
             .project(vec![ident(PERIOD_COLUMN).alias("_present")])
@@ -434,6 +442,16 @@ impl<'a> Planner<'a> {
 
     /// The expression of a KPI over the value columns, registering the leaves it needs.
     fn kpi_expr(&mut self, kpi: &Kpi, shifts: &[CalendarDuration]) -> Result<Expr> {
+        self.expansions += 1;
+        if self.expansions > MAX_KPI_EXPANSIONS {
+            return Err(CanaryError::query_hint(
+                format!(
+                    "the query expands to more than {MAX_KPI_EXPANSIONS} KPI references (derived KPIs using their inputs several times, over several levels; `{}` is one)",
+                    kpi.id
+                ),
+                "use each input once per derived KPI, or compute fewer derived levels in one query",
+            ));
+        }
         let float = |e: Expr| cast(e, DataType::Float64);
         self.every_period |= kpi.every_period;
         Ok(match &kpi.body {

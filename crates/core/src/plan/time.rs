@@ -112,12 +112,35 @@ pub struct SpineRow {
     pub hi: DateTime<Utc>,
 }
 
+/// The most periods a time spine may have: a million (2,700 years of days, 114 years of
+/// hours). A spine is a `VALUES` list planned in memory; a query past this is refused
+/// before any row is made.
+pub const MAX_SPINE_PERIODS: usize = 1_000_000;
+
 /// The periods of `grain` covering `[from, to)` and, for each, the data window of a
 /// cumulative KPI.
-pub fn spine(grain: Grain, from: DateTime<Utc>, to: DateTime<Utc>, window: CumulativeWindow) -> Vec<SpineRow> {
+///
+/// # Errors
+/// A query error when the range holds more than [`MAX_SPINE_PERIODS`] periods.
+pub fn spine(
+    grain: Grain,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    window: CumulativeWindow,
+) -> crate::error::Result<Vec<SpineRow>> {
     let mut rows = Vec::new();
     let mut p = grain.truncate(from);
     while p < to {
+        if rows.len() == MAX_SPINE_PERIODS {
+            return Err(crate::error::CanaryError::query_hint(
+                format!(
+                    "the time spine from {} to {} has more than {MAX_SPINE_PERIODS} periods of a {grain}",
+                    from.format("%Y-%m-%d"),
+                    to.format("%Y-%m-%d")
+                ),
+                "narrow the range with --from/--to (or the calendar setting), or use a coarser --grain",
+            ));
+        }
         let hi = grain.add(p, 1);
         let lo = match window {
             CumulativeWindow::AllTime => None,
@@ -127,7 +150,7 @@ pub fn spine(grain: Grain, from: DateTime<Utc>, to: DateTime<Utc>, window: Cumul
         rows.push(SpineRow { period: p, lo, hi });
         p = hi;
     }
-    rows
+    Ok(rows)
 }
 
 /// The spine as a `VALUES` plan with columns `period`, `_lo`, `_hi`.
@@ -160,7 +183,7 @@ mod tests {
             count: 7,
             unit: Grain::Day,
         });
-        let rows = spine(Grain::Month, t("2024-01-15"), t("2024-03-01"), trailing);
+        let rows = spine(Grain::Month, t("2024-01-15"), t("2024-03-01"), trailing).unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(
             rows[0],
@@ -177,8 +200,18 @@ mod tests {
             t("2024-01-30"),
             t("2024-02-02"),
             CumulativeWindow::GrainToDate(Grain::Month),
-        );
+        )
+        .unwrap();
         let los: Vec<_> = mtd.iter().map(|r| r.lo.unwrap()).collect();
         assert_eq!(los, vec![t("2024-01-01"), t("2024-01-01"), t("2024-02-01")]);
+    }
+
+    #[test]
+    fn a_spine_past_its_bound_is_refused_before_it_is_made() {
+        let days = spine(Grain::Day, t("0001-01-01"), t("9999-12-31"), CumulativeWindow::AllTime);
+        let err = days.unwrap_err().to_string();
+        assert!(err.contains("more than 1000000 periods of a day"), "{err}");
+        let hours = spine(Grain::Hour, t("2000-01-01"), t("2100-01-01"), CumulativeWindow::AllTime).unwrap();
+        assert_eq!(hours.len(), 876_600);
     }
 }

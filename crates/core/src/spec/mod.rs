@@ -17,4 +17,4 @@ pub use product::{
     AggKind, ColumnSpec, DimensionKind, DimensionSpec, EntityKind, EntitySpec, MeasureSpec, NonAdditiveSpec,
     NonAdditiveWindow, PartitionSpec, ProductSpec, SourceSpec, ValiditySpec,
 };
-pub use project::{CalendarSpec, ProjectSpec, SettingsSpec};
+pub use project::{CalendarSpec, ObjectStoreSpec, ProjectSpec, SettingsSpec};

@@ -53,6 +53,24 @@ pub struct SettingsSpec {
     /// range (default: the data's first to last period), e.g. a time spine's range.
     #[serde(default)]
     pub calendar: Option<CalendarSpec>,
+    /// Bounds of object-store requests (`s3://` locations).
+    #[serde(default)]
+    pub object_store: Option<ObjectStoreSpec>,
+}
+
+/// How long an object store may take before a command fails.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectStoreSpec {
+    /// The most one request may take, its body included, e.g. `30s` (default), `2m`.
+    #[serde(default)]
+    pub timeout: Option<String>,
+    /// The most connecting may take, e.g. `5s` (default).
+    #[serde(default)]
+    pub connect_timeout: Option<String>,
+    /// How many times a failed request is tried again (default 2, at most 10).
+    #[serde(default)]
+    pub retries: Option<usize>,
 }
 
 /// A range of days, both ends included.

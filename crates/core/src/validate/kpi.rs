@@ -552,7 +552,10 @@ fn derived(
     })
 }
 
-/// Derived KPIs must not depend on themselves through other KPIs.
+/// Derived KPIs must not depend on themselves through other KPIs. One depth-first walk
+/// (each KPI entered once, so the work grows with the number of inputs, not with the
+/// number of paths): every edge back to a KPI on the walk's stack closes a cycle, reported
+/// once, starting from its least id.
 pub(super) fn check_cycles(project: &Project, origins: &Origins, diags: &mut Vec<Diagnostic>) {
     let edges: BTreeMap<&str, Vec<&str>> = project
         .kpis
@@ -562,42 +565,50 @@ pub(super) fn check_cycles(project: &Project, origins: &Origins, diags: &mut Vec
             _ => None,
         })
         .collect();
+    let mut done: BTreeSet<&str> = BTreeSet::new();
     let mut reported: BTreeSet<Vec<&str>> = BTreeSet::new();
     for start in edges.keys() {
-        let mut stack = vec![(*start, vec![*start])];
-        while let Some((node, path)) = stack.pop() {
-            for next in edges.get(node).into_iter().flatten() {
-                if next == start {
-                    let mut cycle = path.clone();
-                    let min = cycle
+        if done.contains(start) {
+            continue;
+        }
+        // The walk's path, each KPI with the index of its next input to follow.
+        let mut path: Vec<(&str, usize)> = vec![(*start, 0)];
+        while let Some((node, next)) = path.last_mut() {
+            let inputs = edges.get(*node).map(Vec::as_slice).unwrap_or_default();
+            let Some(input) = inputs.get(*next).copied() else {
+                done.insert(*node);
+                path.pop();
+                continue;
+            };
+            *next += 1;
+            if let Some(at) = path.iter().position(|(n, _)| *n == input) {
+                let mut cycle: Vec<&str> = path[at..].iter().map(|(n, _)| *n).collect();
+                let min = cycle
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(_, n)| **n)
+                    .map(|(i, _)| i)
+                    .unwrap_or(0);
+                cycle.rotate_left(min);
+                if cycle.len() > 1 && reported.insert(cycle.clone()) {
+                    let first = cycle[0];
+                    let text = cycle
                         .iter()
-                        .enumerate()
-                        .min_by_key(|(_, n)| **n)
-                        .map(|(i, _)| i)
-                        .unwrap_or(0);
-                    cycle.rotate_left(min);
-                    if cycle.len() > 1 && reported.insert(cycle.clone()) {
-                        let first = cycle[0];
-                        let text = cycle
-                            .iter()
-                            .chain(std::iter::once(&first))
-                            .copied()
-                            .collect::<Vec<_>>()
-                            .join(" → ");
-                        diags.push(
-                            Diagnostic::new(
-                                Code::Cycle,
-                                origins.kpi(first, "expr"),
-                                format!("derived KPIs form a cycle: {text}"),
-                            )
-                            .with_hint("a derived KPI cannot depend on itself through its inputs"),
-                        );
-                    }
-                } else if !path.contains(next) {
-                    let mut p = path.clone();
-                    p.push(next);
-                    stack.push((next, p));
+                        .chain(std::iter::once(&first))
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(" → ");
+                    diags.push(
+                        Diagnostic::new(
+                            Code::Cycle,
+                            origins.kpi(first, "expr"),
+                            format!("derived KPIs form a cycle: {text}"),
+                        )
+                        .with_hint("a derived KPI cannot depend on itself through its inputs"),
+                    );
                 }
+            } else if !done.contains(input) {
+                path.push((input, 0));
             }
         }
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 
 use crate::diagnostic::{Code, Diagnostic, Location};
-use crate::model::{Project, Settings};
+use crate::model::{ObjectStoreSettings, Project, Settings};
 use crate::spec::{KpiFile, Located, ProductSpec, ProjectSpec, SourceFile, SpanIndex, load_yaml};
 
 /// Name of the project file.
@@ -294,13 +294,87 @@ fn settings(spec: &Located<ProjectSpec>, root: &Path, diags: &mut Vec<Diagnostic
         }
         Some((from, to))
     });
+    let target_partitions = s.target_partitions.filter(|&n| {
+        let ok = (1..=MAX_TARGET_PARTITIONS).contains(&n);
+        if !ok {
+            diags.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    spec.at("settings.target_partitions"),
+                    format!("target_partitions is {n}; it must be between 1 and {MAX_TARGET_PARTITIONS}"),
+                )
+                .with_hint("leave it out to use the number of cores"),
+            );
+        }
+        ok
+    });
+    let object_store = object_store_settings(spec, diags);
     Settings {
         memory_limit,
         spill_dir: s.spill_dir.as_ref().map(|d| root.join(d)),
-        target_partitions: s.target_partitions,
+        target_partitions,
+        object_store,
         calendar,
         custom_grains: Vec::new(),
     }
+}
+
+/// The object-store client's bounds (`settings.object_store`), within their limits.
+fn object_store_settings(spec: &Located<ProjectSpec>, diags: &mut Vec<Diagnostic>) -> ObjectStoreSettings {
+    let mut out = ObjectStoreSettings::default();
+    let Some(o) = &spec.value.settings.object_store else {
+        return out;
+    };
+    let mut duration = |value: &Option<String>, key: &str, slot: &mut std::time::Duration| {
+        let Some(text) = value else { return };
+        match parse_duration(text) {
+            Ok(d) if d > std::time::Duration::ZERO && d <= ObjectStoreSettings::MAX_TIMEOUT => *slot = d,
+            Ok(_) => diags.push(Diagnostic::new(
+                Code::InvalidValue,
+                spec.at(&format!("settings.object_store.{key}")),
+                format!("`{text}` is out of range: a {key} is more than 0 and at most 1h"),
+            )),
+            Err(e) => diags.push(Diagnostic::new(
+                Code::InvalidValue,
+                spec.at(&format!("settings.object_store.{key}")),
+                e,
+            )),
+        }
+    };
+    duration(&o.timeout, "timeout", &mut out.timeout);
+    duration(&o.connect_timeout, "connect_timeout", &mut out.connect_timeout);
+    if let Some(n) = o.retries {
+        if n <= ObjectStoreSettings::MAX_RETRIES {
+            out.retries = n;
+        } else {
+            diags.push(Diagnostic::new(
+                Code::InvalidValue,
+                spec.at("settings.object_store.retries"),
+                format!(
+                    "retries is {n}; it must be at most {}",
+                    ObjectStoreSettings::MAX_RETRIES
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// Parse a duration such as `500ms`, `30s`, `2m` or `1h`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let bad = || format!("`{s}` is not a duration; write e.g. `500ms`, `30s`, `2m` or `1h`");
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    let seconds = match unit.trim() {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(bad()),
+    };
+    std::time::Duration::try_from_secs_f64(seconds).map_err(|_| bad())
 }
 
 /// Parse a size such as `512MiB`, `2GiB`, `1.5GB` or a plain number of bytes.
@@ -348,6 +422,32 @@ fn read_source(root: &Path, path: &Path, overlay: &Overlay) -> Result<SourceFile
             text: text.clone(),
         });
     }
+    let too_big = |size: u64| {
+        Diagnostic::new(
+            Code::InvalidValue,
+            Location {
+                file: display.clone(),
+                line: 1,
+                column: 1,
+            },
+            format!("the file has {size} bytes; spec files may have at most {MAX_SPEC_BYTES}"),
+        )
+    };
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => {
+            return Err(Diagnostic::new(
+                Code::FileNotFound,
+                Location {
+                    file: display.clone(),
+                    line: 1,
+                    column: 1,
+                },
+                "not a regular file",
+            ));
+        }
+        Ok(meta) if meta.len() > MAX_SPEC_BYTES => return Err(too_big(meta.len())),
+        _ => {}
+    }
     std::fs::read_to_string(path)
         .map(|text| SourceFile {
             display: display.clone(),
@@ -376,7 +476,34 @@ pub fn display_path(root: &Path, path: &Path) -> String {
         .join("/")
 }
 
+/// The most spec files a project's patterns may match.
+pub const MAX_SPEC_FILES: usize = 10_000;
+
+/// The largest spec file read, in bytes.
+pub const MAX_SPEC_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The most partitions a plan may be cut into (`settings.target_partitions`).
+pub const MAX_TARGET_PARTITIONS: usize = 1024;
+
 fn expand(root: &Path, pattern: &str, at: Location, diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    // Spec patterns stay inside the project: an absolute pattern or a `..` would read specs
+    // from elsewhere (and `/**/*.yaml` would walk the whole filesystem).
+    let relative = Path::new(pattern);
+    if relative.is_absolute()
+        || relative
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir | std::path::Component::Prefix(_)))
+    {
+        diags.push(
+            Diagnostic::new(
+                Code::InvalidValue,
+                at,
+                format!("the pattern `{pattern}` reaches outside the project folder"),
+            )
+            .with_hint("spec files live inside the project: write patterns relative to canary.yaml, without `..`"),
+        );
+        return Vec::new();
+    }
     let full = root.join(pattern);
     let Some(full) = full.to_str() else {
         diags.push(Diagnostic::new(
@@ -388,7 +515,19 @@ fn expand(root: &Path, pattern: &str, at: Location, diags: &mut Vec<Diagnostic>)
     };
     match glob::glob(full) {
         Ok(paths) => {
-            let mut out: Vec<PathBuf> = paths.filter_map(Result::ok).filter(|p| p.is_file()).collect();
+            let mut out: Vec<PathBuf> = paths
+                .filter_map(Result::ok)
+                .filter(|p| p.is_file())
+                .take(MAX_SPEC_FILES + 1)
+                .collect();
+            if out.len() > MAX_SPEC_FILES {
+                diags.push(Diagnostic::new(
+                    Code::InvalidValue,
+                    at,
+                    format!("the pattern `{pattern}` matches more than {MAX_SPEC_FILES} files"),
+                ));
+                return Vec::new();
+            }
             out.sort();
             out
         }

@@ -149,9 +149,10 @@ async fn a_file_with_an_impossible_footer_is_a_diagnostic_not_a_panic() {
     std::fs::write(dir.path().join("data/t/b.parquet"), &bytes).expect("write");
     std::fs::write(dir.path().join("data/t/c.parquet"), b"PAR").expect("write");
     let p = problems(dir.path()).await;
+    // One diagnostic for the product, naming every bad file, not only the first.
     assert_eq!(p.len(), 1, "{p:?}");
     assert!(
-        p[0].contains("error[C0704]: `b.parquet` is not a valid Parquet file: its footer says 2147483647 bytes of metadata, but the file has 28 bytes"),
+        p[0].contains("error[C0704]: 2 files of `data/t/` cannot be read:\n  `b.parquet` is not a valid Parquet file: its footer says 2147483647 bytes of metadata, but the file has 28 bytes\n  `c.parquet` is not a Parquet file: it has 3 bytes"),
         "{p:?}"
     );
 }
