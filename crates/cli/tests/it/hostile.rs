@@ -121,3 +121,177 @@ fn a_tenant_on_a_project_without_tenants_is_refused() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_tenant_without_rows_is_refused_not_answered_with_zeros() {
+    // The sample project has tenants acme and globex; `acmee` is a typo that would print
+    // zeros and empties that look like real values.
+    let sample = crate::repo().join("examples/retail");
+    let p = sample.to_string_lossy().into_owned();
+    let out = canary(&["--project", &p, "compute", "revenue", "--tenant", "acmee"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("tenant `acmee` has no rows in any tenant-scoped product"),
+        "{err}"
+    );
+    let out = canary(&[
+        "--project",
+        &p,
+        "compute",
+        "revenue",
+        "--tenant",
+        "acme",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+/// A copy of `canary init`'s project with `canary.yaml` replaced by `project`.
+fn with_project_file(project: &str) -> (tempfile::TempDir, String) {
+    let (dir, p) = init();
+    std::fs::write(std::path::Path::new(&p).join("canary.yaml"), project).expect("write");
+    (dir, p)
+}
+
+#[test]
+fn settings_and_patterns_out_of_bounds_are_refused_by_validate() {
+    let head = "project: p\nversion: 1.0.0\n";
+    for (extra, expected) in [
+        (
+            "settings:\n  target_partitions: 1000000000\n",
+            "target_partitions is 1000000000; it must be between 1 and 1024",
+        ),
+        ("settings:\n  target_partitions: 0\n", "target_partitions is 0"),
+        (
+            "kpis:\n  - /**/*.yaml\n",
+            "the pattern `/**/*.yaml` reaches outside the project folder",
+        ),
+        (
+            "products:\n  - ../*/products/*.yaml\n",
+            "reaches outside the project folder",
+        ),
+        (
+            "settings:\n  object_store:\n    timeout: 3h\n",
+            "`3h` is out of range: a timeout is more than 0 and at most 1h",
+        ),
+        (
+            "settings:\n  object_store:\n    connect_timeout: soon\n",
+            "`soon` is not a duration",
+        ),
+        (
+            "settings:\n  object_store:\n    retries: 1000\n",
+            "retries is 1000; it must be at most 10",
+        ),
+    ] {
+        let (_dir, p) = with_project_file(&format!("{head}{extra}"));
+        let out = canary(&["--project", &p, "validate"]);
+        let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{extra}: {report}");
+        assert!(report.contains(expected), "{extra}: {report}");
+    }
+    // In range, the same settings validate.
+    let (_dir, p) = with_project_file(&format!(
+        "{head}settings:\n  target_partitions: 4\n  object_store: {{ timeout: 2s, connect_timeout: 500ms, retries: 0 }}\n"
+    ));
+    let out = canary(&["--project", &p, "validate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}
+
+#[test]
+fn a_fifo_as_a_location_is_refused_without_blocking() {
+    let (dir, p) = init();
+    let fifo = dir.path().join("pipe.parquet");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    let product = std::path::Path::new(&p).join("products/sales.yaml");
+    let spec = std::fs::read_to_string(&product).expect("product");
+    let location = fifo.to_string_lossy();
+    std::fs::write(
+        &product,
+        spec.replace("location: data/sales.parquet", &format!("location: {location}")),
+    )
+    .expect("write");
+    let started = std::time::Instant::now();
+    let out = canary(&["--project", &p, "validate"]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "it blocked");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("is not a regular file or a folder (a FIFO, a socket or a device)"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn derived_kpis_that_double_at_every_level_validate_fast_and_are_bounded_when_computed() {
+    let (_dir, p) = init();
+    let mut kpis = String::from("kpis:\n");
+    for i in 1..=30 {
+        let prev = if i == 1 {
+            "revenue".to_owned()
+        } else {
+            format!("d{}", i - 1)
+        };
+        kpis.push_str(&format!(
+            "  - {{ id: d{i}, version: 1.0.0, type: derived, expr: a + b, inputs: [{{ kpi: {prev}, alias: a }}, {{ kpi: {prev}, alias: b }}] }}\n"
+        ));
+    }
+    std::fs::write(std::path::Path::new(&p).join("kpis/doubling.yaml"), kpis).expect("write");
+    let started = std::time::Instant::now();
+    let out = canary(&["--project", &p, "validate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    // 2^30 paths: the old cycle check walked every one of them.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    // d10 expands to 2^11 - 1 references: computed, and equal to 2^10 × revenue.
+    let csv = |kpi: &str| {
+        let out = canary(&["--project", &p, "compute", kpi, "--format", "csv"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        text(&out.stdout)
+            .lines()
+            .nth(1)
+            .expect("a value")
+            .parse::<f64>()
+            .expect("a number")
+    };
+    let (revenue, d10) = (csv("revenue"), csv("d10"));
+    assert!((d10 - 1024.0 * revenue).abs() <= 1e-9 * d10.abs(), "{d10} vs {revenue}");
+    let out = canary(&["--project", &p, "compute", "d30"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("the query expands to more than 4096 KPI references"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_cumulative_kpi_over_ten_thousand_years_of_days_is_refused() {
+    let (_dir, p) = init();
+    let out = canary(&[
+        "--project",
+        &p,
+        "compute",
+        "revenue_to_date",
+        "--grain",
+        "day",
+        "--from",
+        "0001-01-01",
+        "--to",
+        "9999-12-31",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("has more than 1000000 periods of a day"),
+        "{}",
+        text(&out.stderr)
+    );
+}

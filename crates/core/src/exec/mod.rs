@@ -52,6 +52,9 @@ pub struct Validation {
     /// Products and KPIs of a valid project (0 when there are problems).
     pub products: usize,
     pub kpis: usize,
+    /// Data files whose footers were read and checked against their contracts (0 when
+    /// there are problems).
+    pub files: usize,
 }
 
 impl Validation {
@@ -62,7 +65,11 @@ impl Validation {
     /// `ok: N products, M KPIs`, or every problem then their count.
     pub fn to_text(&self, h: &dyn crate::diagnostic::Highlight) -> String {
         if self.ok() {
-            format!("ok: {} products, {} KPIs\n", self.products, self.kpis)
+            format!(
+                "ok: {} products, {} KPIs\nnote: the footers of {} data files were read and match their contracts; \
+                 their pages (values, encodings, text, timestamps) are read only when KPIs are computed\n",
+                self.products, self.kpis, self.files
+            )
         } else {
             crate::diagnostic::render_all(&self.diagnostics, h)
         }
@@ -171,11 +178,13 @@ impl Engine {
                 diagnostics: Vec::new(),
                 products: engine.project.products.len(),
                 kpis: engine.project.kpis.len(),
+                files: engine.catalog.tables().map(|(_, t)| t.files.len()).sum(),
             }),
             Err(CanaryError::Spec(diagnostics)) => Ok(Validation {
                 diagnostics,
                 products: 0,
                 kpis: 0,
+                files: 0,
             }),
             Err(other) => Err(other),
         }
@@ -196,6 +205,9 @@ impl Engine {
     /// The logical plan of a query (unoptimized, as built).
     pub async fn plan(&self, query: &Query) -> Result<PlannedQuery> {
         let mut planner = Planner::new(&self.project, &self.catalog, query)?;
+        if let Some(tenant) = &query.tenant {
+            self.check_tenant(tenant).await?;
+        }
         let bounds = if planner.needs_bounds() {
             let plan = planner.bounds_plan()?;
             self.bounds(plan).await?
@@ -203,6 +215,44 @@ impl Engine {
             None
         };
         planner.plan(bounds)
+    }
+
+    /// A tenant no tenant-scoped product has a row of is refused: it is far more often a
+    /// misspelt name than a tenant without data, and its KPIs would be zeros and empties
+    /// that look like real values. Each product is asked for one row (`LIMIT 1`, the
+    /// tenant filter pushed to the scan), so this reads little.
+    async fn check_tenant(&self, tenant: &str) -> Result<()> {
+        use datafusion::logical_expr::{LogicalPlanBuilder, col, lit};
+        let mut scoped = Vec::new();
+        for (id, product) in &self.project.products {
+            let Some(column) = &product.tenant_column else {
+                continue;
+            };
+            scoped.push(id.as_str());
+            let table = self.catalog.table(id)?;
+            let plan = LogicalPlanBuilder::scan(
+                id.as_str(),
+                datafusion::datasource::provider_as_source(Arc::clone(&table.provider)),
+                None,
+            )
+            .and_then(|b| b.filter(col(datafusion::common::Column::new(Some(id.as_str()), column)).eq(lit(tenant))))
+            .and_then(|b| b.limit(0, Some(1)))
+            .and_then(LogicalPlanBuilder::build)
+            .map_err(CanaryError::plan)?;
+            if self.run(plan).await?.iter().any(|b| b.num_rows() > 0) {
+                return Ok(());
+            }
+        }
+        if scoped.is_empty() {
+            return Ok(());
+        }
+        Err(CanaryError::query_hint(
+            format!(
+                "tenant `{tenant}` has no rows in any tenant-scoped product ({})",
+                scoped.join(", ")
+            ),
+            "check the tenant's name (tenant ids are case-sensitive)",
+        ))
     }
 
     async fn bounds(&self, plan: LogicalPlan) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>> {
