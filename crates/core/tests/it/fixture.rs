@@ -234,13 +234,13 @@ const KPIS: &str = "kpis:
   - { id: opening_balance, version: 1.0.0, type: simple, measure: balances.opening_by_account }
 ";
 
-fn micros(s: &str) -> i64 {
+pub(crate) fn micros(s: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(s)
         .expect("fixture time")
         .timestamp_micros()
 }
 
-fn write(path: &Path, columns: Vec<(&str, ArrayRef)>) {
+pub(crate) fn write(path: &Path, columns: Vec<(&str, ArrayRef)>) {
     let schema = Arc::new(Schema::new(
         columns
             .iter()
@@ -254,15 +254,15 @@ fn write(path: &Path, columns: Vec<(&str, ArrayRef)>) {
     w.close().expect("close");
 }
 
-fn ts(values: Vec<i64>) -> ArrayRef {
+pub(crate) fn ts(values: Vec<i64>) -> ArrayRef {
     Arc::new(TimestampMicrosecondArray::from(values))
 }
 
-fn strings(values: Vec<&str>) -> ArrayRef {
+pub(crate) fn strings(values: Vec<&str>) -> ArrayRef {
     Arc::new(StringArray::from(values))
 }
 
-fn ints(values: Vec<i64>) -> ArrayRef {
+pub(crate) fn ints(values: Vec<i64>) -> ArrayRef {
     Arc::new(Int64Array::from(values))
 }
 

@@ -6,6 +6,7 @@ mod evidence;
 mod files;
 mod fixture;
 mod impact;
+mod isolation;
 mod kinds;
 mod lineage;
 mod overflow;
