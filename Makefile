@@ -10,13 +10,13 @@ CANARY := target/debug/canary
 SAMPLE := examples/retail
 # Python packages the tests use: the wheel's build tool, its optional dependencies, and
 # independent oracles (DuckDB, pandas).
-PY_TEST_DEPS := maturin pytest duckdb pandas pyarrow numpy polars matplotlib pyyaml 'jsonschema[format-nongpl]'
+PY_TEST_DEPS := maturin pytest duckdb pandas pyarrow numpy polars matplotlib pyyaml 'jsonschema[format-nongpl]' 'moto[server]' boto3
 # Python lint and type check: ruff, and mypy --strict with the stubs of the typed
 # dependencies the facade names.
 PY_LINT_DEPS := ruff mypy pandas-stubs pyarrow-stubs
 WHEELS := target/wheels
 
-.PHONY: help build demo test test-rust test-python wheel conformance lint fmt bench bench-python data schemas clean
+.PHONY: help build demo test test-rust test-python wheel conformance lint fmt bench bench-python fuzz sys-deps data schemas clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,7 +44,12 @@ wheel: $(VENV)/.installed ## Build the Python wheel (debug profile, the tests' D
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(VENV)/bin/maturin build --profile dev --compatibility linux --out $(WHEELS)
 	$(VPY) -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall $(WHEELS)/canary-*.whl
 
-test-python: build wheel ## Python tests: the wheel's API, and DuckDB and pandas oracles against the CLI and the wheel
+# Debian packages the fault tests drive: strace injects faults at each step of a commit.
+# (Installed only when missing; CI runs as root.)
+sys-deps:
+	@command -v strace >/dev/null || (apt-get update -qq && apt-get install -y -qq strace >/dev/null)
+
+test-python: build wheel sys-deps ## Python tests: the wheel's API, DuckDB and pandas oracles, the hostile corpus, S3 on loopback, faults
 	CANARY_BIN=$(CURDIR)/$(CANARY) $(VPY) -m pytest -q tests
 
 conformance: ## MetricFlow's integration cases through Canary (MetricFlow YAML, dbt's JSON manifest, dbt property files); fails when a case listed in crates/conformance/passing/ stops passing
@@ -68,6 +73,17 @@ bench: ## Run the criterion benchmarks (release build: slow)
 
 bench-python: build wheel ## Python against the CLI on the sample pack (medians of alternating runs)
 	CANARY_BIN=$(CURDIR)/$(CANARY) $(VPY) benches/python_vs_cli.py
+
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS := spec expr mf evidence parquet
+fuzz: ## Fuzz every target of fuzz/ for FUZZ_SECONDS each (default 600; nightly toolchain, installs cargo-fuzz)
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && $(CARGO) +nightly fuzz build -s none -a
+	for t in $(FUZZ_TARGETS); do \
+	  bash fuzz/seed.sh $$t && \
+	  (cd fuzz && $(CARGO) +nightly fuzz run -s none -a $$t corpus/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=4096 -print_final_stats=1) || exit 1; \
+	done
 
 schemas: ## Regenerate docs/schema/*.json from the spec types
 	CANARY_UPDATE_SCHEMAS=1 $(CARGO) test -p canary-core --test it schema

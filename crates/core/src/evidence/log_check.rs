@@ -72,12 +72,24 @@ pub(crate) fn verify_store(dir: &Path, key: Option<&VerifyingKey>) -> (Verificat
         |c, record| {
             let seq = record.seq;
             let file = format!("{LOG}/{}", record_name(seq));
-            if seq > committed {
+            if seq == committed + 1 && seq == last {
+                // What a run stopped between renaming its record and renaming HEAD leaves
+                // (killed, or failed on a full disk): one record, chained to HEAD (the walk
+                // checked the link). Dropping it loses nothing the run reported, and a HEAD
+                // rolled back by one record is no more than the truncation no log can
+                // detect alone; the next run removes it.
+                c.leftovers.push(Problem {
+                    file,
+                    record: Some(seq),
+                    message: format!("is past HEAD (record {committed}) and chained to it: {LEFT_BY_A_RUN}"),
+                    uncommitted: true,
+                });
+            } else if seq > committed {
                 c.problems.push(Problem {
                     file,
                     record: Some(seq),
                     message: format!(
-                        "is past HEAD (record {committed}): left by a run that did not finish, or HEAD was rolled back"
+                        "is past HEAD (record {committed}): more than one run's record past HEAD, or HEAD was rolled back"
                     ),
                     uncommitted: true,
                 });
@@ -113,7 +125,7 @@ pub(crate) fn verify_store(dir: &Path, key: Option<&VerifyingKey>) -> (Verificat
     let v = Verification {
         path: dir.to_path_buf(),
         bundle: false,
-        records: records.len() as u64,
+        records: records.iter().filter(|r| r.seq <= committed).count() as u64,
         signed: c.signed,
         head: head.map(|h| (h.seq, h.hash)),
         problems: c.problems,

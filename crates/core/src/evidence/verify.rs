@@ -38,5 +38,11 @@ pub fn verify(path: &Path, key: Option<&VerifyingKey>) -> crate::error::Result<V
             "`canary run` records evidence; pass a project, its .canary/evidence folder, or a bundle",
         ));
     }
-    Ok(verify_store(&dir, key).0)
+    // A shared lock: a run commits under the exclusive one, so the log is read between
+    // commits, never halfway through one. A folder that cannot be locked (a read-only
+    // copy on a filesystem without locks) is read as it is.
+    let lock = std::fs::File::open(&dir).ok().filter(|f| f.lock_shared().is_ok());
+    let verification = verify_store(&dir, key).0;
+    drop(lock);
+    Ok(verification)
 }
