@@ -22,7 +22,8 @@ pub fn value_expr(measure: &Measure, parsed: Option<Expr>) -> Expr {
 /// A sum that gives the same bits whatever the order of the rows, over rows where `filter`
 /// holds: exact for floats (see [`ExactSum`]); integers are summed in 128 bits and the
 /// total cast back to the sum's type, so a total that does not fit is an error, never a
-/// wrapped number (see [`checked`]); decimals are exact already.
+/// wrapped number (see [`checked`]); 128-bit decimals likewise in 256 bits (DataFusion's
+/// own decimal sum returns totals past 38 digits that its type cannot hold).
 fn sum(value: Expr, filter: Option<Expr>, schema: &DFSchema) -> Result<Expr> {
     let t = value.get_type(schema)?;
     Ok(match (&t, int_sum_type(&t)) {
@@ -30,6 +31,13 @@ fn sum(value: Expr, filter: Option<Expr>, schema: &DFSchema) -> Result<Expr> {
             with_filter(ExactSum::udaf().call(vec![cast(value, DataType::Float64)]), filter)
         }
         (_, Some(to)) => checked(with_filter(f::sum(wide(value)), filter), to),
+        (DataType::Decimal128(_, scale), _) => {
+            let scale = *scale;
+            checked(
+                with_filter(f::sum(cast(value, DataType::Decimal256(76, scale))), filter),
+                DataType::Decimal128(38, scale),
+            )
+        }
         _ => with_filter(f::sum(value), filter),
     })
 }
@@ -74,7 +82,9 @@ pub fn aggregate(measure: &Measure, value: Expr, filter: Option<Expr>, schema: &
         AggKind::Avg => return Ok(mean(value, filter)),
         AggKind::Min => f::min(value),
         AggKind::Max => f::max(value),
-        AggKind::Median => f::median(value),
+        // Canary's interpolation, as for `percentile`: DataFusion's median overflows
+        // between floats near the largest one.
+        AggKind::Median => Percentile::udaf(0.5, false).call(vec![value]),
         AggKind::Percentile => Percentile::udaf(measure.percentile.unwrap_or(0.5), false).call(vec![value]),
         AggKind::PercentileDisc => Percentile::udaf(measure.percentile.unwrap_or(0.5), true).call(vec![value]),
     };
@@ -122,6 +132,7 @@ pub fn split(measure: &Measure, value: Expr, filter: Option<Expr>, schema: &DFSc
             partials: vec![(with(f::sum(wide(value)))?, "")],
             finish: |c| checked(f::sum(c[0].clone()), DataType::Int64),
         },
+        (AggKind::Sum | AggKind::SumBoolean, None) if matches!(t, DataType::Decimal128(..)) => return Ok(None),
         (AggKind::Sum | AggKind::SumBoolean, None) => Split {
             partials: vec![(with(f::sum(value))?, "")],
             finish: |c| f::sum(c[0].clone()),

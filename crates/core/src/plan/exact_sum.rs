@@ -50,6 +50,7 @@ impl AggregateUDFImpl for ExactSum {
                 true,
             )),
             Arc::new(Field::new(format!("{}[special]", args.name), DataType::Float64, true)),
+            Arc::new(Field::new(format!("{}[halved]", args.name), DataType::Boolean, true)),
         ])
     }
 
@@ -59,13 +60,23 @@ impl AggregateUDFImpl for ExactSum {
 }
 
 /// An exact running sum: finite values as non-overlapping partials, the rest apart.
+///
+/// A sum whose running total passes the largest float (`1e308 + 1e308 - 1e308`) is kept
+/// exact by halving: once a value or partial reaches 2^1022, every partial and every later
+/// value is held at half its size (exact: a power of two), and the result is doubled once
+/// at the end, so only a sum whose exact value does not fit a float is infinite.
 #[derive(Debug, Default, Clone)]
 pub struct Partials {
     partials: Vec<f64>,
     /// Sum of the non-finite values (infinities, NaN), if any.
     special: Option<f64>,
     seen: bool,
+    /// Partials hold half of what they stand for.
+    halved: bool,
 }
+
+/// Values this large may overflow when two are added: halve first.
+const HALVE_AT: f64 = 4.49423283715579e307; // 2^1022
 
 impl Partials {
     pub fn add(&mut self, value: f64) {
@@ -74,6 +85,21 @@ impl Partials {
             self.special = Some(self.special.unwrap_or(0.0) + value);
             return;
         }
+        if !self.halved && (value.abs() >= HALVE_AT || self.partials.iter().any(|p| p.abs() >= HALVE_AT)) {
+            self.halve();
+        }
+        self.push(if self.halved { value * 0.5 } else { value });
+    }
+
+    fn halve(&mut self) {
+        for p in &mut self.partials {
+            *p *= 0.5;
+        }
+        self.halved = true;
+    }
+
+    /// Add `x`, already at the partials' scale.
+    fn push(&mut self, value: f64) {
         let mut x = value;
         let mut i = 0;
         for j in 0..self.partials.len() {
@@ -82,6 +108,11 @@ impl Partials {
                 std::mem::swap(&mut x, &mut y);
             }
             let hi = x + y;
+            if !hi.is_finite() {
+                // Even halved the total passes the largest float: it is infinite.
+                self.special = Some(self.special.unwrap_or(0.0) + hi);
+                return;
+            }
             let lo = y - (hi - x);
             if lo != 0.0 {
                 self.partials[i] = lo;
@@ -98,8 +129,17 @@ impl Partials {
         if !other.seen {
             return;
         }
-        for p in &other.partials {
-            self.add(*p);
+        if other.halved {
+            if !self.halved {
+                self.halve();
+            }
+            for p in &other.partials {
+                self.push(*p);
+            }
+        } else {
+            for p in &other.partials {
+                self.add(*p);
+            }
         }
         if let Some(s) = other.special {
             self.special = Some(self.special.unwrap_or(0.0) + s);
@@ -142,7 +182,7 @@ impl Partials {
                 hi = x;
             }
         }
-        Some(hi)
+        Some(if self.halved { hi * 2.0 } else { hi })
     }
 }
 
@@ -162,12 +202,14 @@ impl Accumulator for ExactSumAccumulator {
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
         let lists = states[0].as_list::<i32>();
         let specials = states[1].as_primitive::<Float64Type>();
+        let halved = states[2].as_boolean();
         for (row, list) in lists.iter().enumerate() {
             let Some(list) = list else { continue };
             let other = Partials {
                 partials: list.as_primitive::<Float64Type>().iter().flatten().collect(),
                 special: (!specials.is_null(row)).then(|| specials.value(row)),
                 seen: true,
+                halved: halved.is_valid(row) && halved.value(row),
             };
             self.sum.merge(&other);
         }
@@ -177,7 +219,11 @@ impl Accumulator for ExactSumAccumulator {
     fn state(&mut self) -> Result<Vec<ScalarValue>> {
         if !self.sum.seen {
             let empty = ListArray::new_null(Arc::new(Field::new_list_field(DataType::Float64, true)), 1);
-            return Ok(vec![ScalarValue::List(Arc::new(empty)), ScalarValue::Float64(None)]);
+            return Ok(vec![
+                ScalarValue::List(Arc::new(empty)),
+                ScalarValue::Float64(None),
+                ScalarValue::Boolean(None),
+            ]);
         }
         let values = Float64Array::from(self.sum.partials.clone());
         let list = ListArray::new(
@@ -189,6 +235,7 @@ impl Accumulator for ExactSumAccumulator {
         Ok(vec![
             ScalarValue::List(Arc::new(list)),
             ScalarValue::Float64(self.sum.special),
+            ScalarValue::Boolean(Some(self.sum.halved)),
         ])
     }
 
@@ -210,6 +257,21 @@ mod tests {
         let mut p = Partials::default();
         values.iter().for_each(|v| p.add(*v));
         p.value()
+    }
+
+    #[test]
+    fn a_running_total_past_the_largest_float_stays_exact() {
+        assert_eq!(sum(&[1e308, 1e308, -1e308]), Some(1e308));
+        assert_eq!(sum(&[-1.7e308, -1.7e308, 1.7e308, 1.0]), Some(-1.7e308));
+        assert_eq!(sum(&[1e308, 1e308]), Some(f64::INFINITY));
+        // Halved and plain sums merge.
+        let (mut a, mut b) = (Partials::default(), Partials::default());
+        a.add(1e308);
+        a.add(1e308);
+        b.add(-1e308);
+        b.add(0.5);
+        b.merge(&a);
+        assert_eq!(b.value(), Some(1e308));
     }
 
     #[test]

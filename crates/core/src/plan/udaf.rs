@@ -109,7 +109,18 @@ pub fn percentile_cont(values: &mut [f64], fraction: f64) -> Option<f64> {
     values.sort_by(f64::total_cmp);
     let position = fraction.clamp(0.0, 1.0) * (values.len() - 1) as f64;
     let (lo, hi) = (position.floor() as usize, position.ceil() as usize);
-    Some(values[lo] + (values[hi] - values[lo]) * (position - lo as f64))
+    let (a, b, f) = (values[lo], values[hi], position - lo as f64);
+    let gap = b - a;
+    // Between floats of opposite sign near the largest one the gap overflows: step from
+    // the nearer end by that fraction of each end (at most half the gap, so finite).
+    Some(if gap.is_finite() {
+        a + gap * f
+    } else if f <= 0.5 {
+        a + (f * b - f * a)
+    } else {
+        let g = 1.0 - f;
+        b - (g * b - g * a)
+    })
 }
 
 impl Accumulator for PercentileAccumulator {
@@ -164,6 +175,8 @@ mod tests {
         assert_eq!(percentile_cont(&mut v, 0.9), Some(37.0)); // 30 + 0.7 * 10
         assert_eq!(percentile_cont(&mut v, 1.0), Some(40.0));
         assert_eq!(percentile_cont(&mut [7.0], 0.3), Some(7.0));
+        assert_eq!(percentile_cont(&mut [1.7e308, -1.7e308], 0.5), Some(0.0));
+        assert_eq!(percentile_cont(&mut [1.7e308, -1.7e308], 0.25), Some(-8.5e307));
     }
 
     #[test]
