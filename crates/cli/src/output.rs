@@ -66,9 +66,10 @@ impl canary_core::diagnostic::Highlight for Style {
 /// An error (and its hint) on stderr.
 pub fn report(style: &Style, message: &str, hint: Option<&str>) {
     use canary_core::diagnostic::Highlight;
-    let mut text = format!("{}: {message}\n", style.error("error"));
+    use canary_core::diagnostic::printable;
+    let mut text = format!("{}: {}\n", style.error("error"), printable(message));
     if let Some(h) = hint {
-        text.push_str(&format!("  {}: {h}\n", style.hint("hint")));
+        text.push_str(&format!("  {}: {}\n", style.hint("hint"), printable(h)));
     }
     eprint(&text);
 }

@@ -12,6 +12,48 @@ use std::path::Path;
 
 use crate::error::{CanaryError, Result};
 
+/// The largest text file Canary reads whole (specs, manifests, keys, contracts): 8 MiB.
+pub const MAX_TEXT_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Read a text file of at most [`MAX_TEXT_BYTES`]. Only a regular file is read: a FIFO or a
+/// device (`/dev/zero`) would block or never end.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("a.yaml");
+/// std::fs::write(&path, "kpis: []\n").unwrap();
+/// assert_eq!(canary_core::atomic::read_text(&path).unwrap(), "kpis: []\n");
+/// assert!(canary_core::atomic::read_text(dir.path()).is_err());
+/// ```
+///
+/// # Errors
+/// An I/O error naming the file when it is missing, not a regular file, larger than the
+/// bound, or not UTF-8.
+pub fn read_text(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let refuse = |message: String| io(path, std::io::Error::new(std::io::ErrorKind::InvalidInput, message));
+    // Looked at before it is opened: opening a FIFO blocks until someone writes to it.
+    let meta = std::fs::metadata(path).map_err(|e| io(path, e))?;
+    if !meta.is_file() {
+        return Err(refuse("not a regular file".into()));
+    }
+    let file = File::open(path).map_err(|e| io(path, e))?;
+    if meta.len() > MAX_TEXT_BYTES {
+        return Err(refuse(format!(
+            "{} bytes; at most {MAX_TEXT_BYTES} are read",
+            meta.len()
+        )));
+    }
+    let mut text = String::new();
+    file.take(MAX_TEXT_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| io(path, e))?;
+    if text.len() as u64 > MAX_TEXT_BYTES {
+        return Err(refuse(format!("more than {MAX_TEXT_BYTES} bytes")));
+    }
+    Ok(text)
+}
+
 fn io(path: &Path, source: std::io::Error) -> CanaryError {
     CanaryError::Io {
         path: path.display().to_string(),

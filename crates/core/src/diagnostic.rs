@@ -186,20 +186,48 @@ impl Highlight for Plain {}
 
 impl Diagnostic {
     /// The diagnostic as text (`file:line:column: error[code]: message`, then the hint on
-    /// its own line), highlighted by `h`.
+    /// its own line), highlighted by `h`; message and hint made [`printable`].
     pub fn render(&self, h: &dyn Highlight) -> String {
         let mut s = format!(
             "{}: {}[{}]: {}",
-            h.location(&self.location.to_string()),
+            h.location(&printable(&self.location.to_string())),
             h.error("error"),
             self.code,
-            self.message
+            printable(&self.message)
         );
         if let Some(hint) = &self.hint {
-            s.push_str(&format!("\n  {}: {hint}", h.hint("hint")));
+            s.push_str(&format!("\n  {}: {}", h.hint("hint"), printable(hint)));
         }
         s
     }
+}
+
+/// `message` safe to print on a terminal: control characters (terminal escape sequences
+/// among them) written as `\u{1b}`, and a line break inside a `` `quoted` `` value (a
+/// name the user gave) written as `\n`, so input can neither drive the terminal nor forge
+/// a line of output. The line breaks of the message itself stay.
+///
+/// ```
+/// use canary_core::diagnostic::printable;
+/// assert_eq!(printable("unknown KPI `a\nok: 7 products`"), "unknown KPI `a\\nok: 7 products`");
+/// assert_eq!(printable("tenant `\u{1b}[2Jx`\n  hint"), "tenant `\\u{1b}[2Jx`\n  hint");
+/// ```
+pub fn printable(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quoted = false;
+    for c in message.chars() {
+        match c {
+            '`' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '\n' if quoted => out.push_str("\\n"),
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() => out.push_str(&c.escape_unicode().to_string()),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Every diagnostic on its own lines, then `N problem(s) found`.

@@ -105,6 +105,21 @@ impl CanaryError {
             DataFusionError::ParquetError(e) => e.to_string(),
             DataFusionError::ArrowError(e, _) => e.to_string(),
             DataFusionError::Execution(m) => m.clone(),
+            // A regular expression that parses but is too big for the regex engine is
+            // reported by DataFusion as an internal error; it is the user's pattern.
+            other
+                if [
+                    "Regular expression did not compile",
+                    "Compiled regex exceeds size limit",
+                ]
+                .iter()
+                .any(|m| other.to_string().contains(m)) =>
+            {
+                return CanaryError::query_hint(
+                    format!("a regular expression cannot be used: {other}"),
+                    "simplify the pattern (counted repetitions such as `a{1000000}` compile too big)",
+                );
+            }
             other => return CanaryError::Internal(other.to_string()),
         };
         CanaryError::data_caused(message, err)

@@ -22,6 +22,7 @@
 pub mod atomic;
 pub mod catalog;
 pub mod clock;
+pub mod contain;
 pub mod diagnostic;
 pub mod environment;
 pub mod error;

@@ -102,6 +102,19 @@ pub fn create_project(dir: &Path) -> Result<()> {
         path: path.display().to_string(),
         source: e,
     };
+    if std::path::absolute(dir)
+        .unwrap_or_else(|_| dir.to_path_buf())
+        .to_str()
+        .is_none()
+    {
+        return Err(CanaryError::query_hint(
+            format!(
+                "`{}` is not a UTF-8 path; a project's data locations must be",
+                dir.display()
+            ),
+            "choose a folder whose path is UTF-8",
+        ));
+    }
     if dir.exists() && dir.read_dir().map_err(|e| io(dir, e))?.next().is_some() {
         return Err(CanaryError::query_hint(
             format!("`{}` exists and is not empty", dir.display()),

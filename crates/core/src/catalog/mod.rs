@@ -62,16 +62,30 @@ impl Catalog {
         let mut tables = IndexMap::new();
         let mut diags = Vec::new();
         for (id, product) in &project.products {
-            match open_product(product, ctx, storage, &project.settings.object_store).await {
+            let missing = |message: String| {
+                Diagnostic::new(Code::MissingData, origins.product(id, "location"), message)
+                    .with_hint("check `location`, or generate the data first")
+            };
+            let listing = match list_product(product, ctx, storage, &project.settings.object_store).await {
+                Ok(listing) => listing,
+                Err(message) => {
+                    diags.push(missing(message));
+                    continue;
+                }
+            };
+            // Each file on its own first: the files' merged schema cannot be made when they
+            // disagree, and the reason is better said file by file.
+            let before = diags.len();
+            check_files(product, &listing, origins, &mut diags);
+            if diags.len() > before {
+                continue;
+            }
+            match open_table(product, ctx, listing).await {
                 Ok(table) => {
                     check_schema(product, &table.schema, origins, &mut diags);
-                    check_files(product, &table, origins, &mut diags);
                     tables.insert(id.clone(), table);
                 }
-                Err(message) => diags.push(
-                    Diagnostic::new(Code::MissingData, origins.product(id, "location"), message)
-                        .with_hint("check `location`, or generate the data first"),
-                ),
+                Err(message) => diags.push(missing(message)),
             }
         }
         if diags.is_empty() {
@@ -93,12 +107,20 @@ impl Catalog {
     }
 }
 
-async fn open_product(
+/// What a product's location holds, each file's footer read.
+struct Listing {
+    url: ListingTableUrl,
+    files: Vec<ObjectMeta>,
+    file_schemas: Vec<DataFile>,
+    ignored: Vec<String>,
+}
+
+async fn list_product(
     product: &Product,
     ctx: &SessionContext,
     storage: &StorageOptions,
     bounds: &ObjectStoreSettings,
-) -> std::result::Result<Table, String> {
+) -> std::result::Result<Listing, String> {
     let url = ListingTableUrl::parse(&product.location)
         .map_err(|e| format!("`{}` is not a valid location: {e}", display_location(product)))?;
     check_local(&url, product)?;
@@ -174,13 +196,33 @@ async fn open_product(
         }
         ignored.sort();
     }
+    Ok(Listing {
+        url,
+        files,
+        file_schemas,
+        ignored,
+    })
+}
+
+/// The table over a product's files, their schemas merged.
+async fn open_table(product: &Product, ctx: &SessionContext, listing: Listing) -> std::result::Result<Table, String> {
+    let Listing {
+        url,
+        files,
+        file_schemas,
+        ignored,
+    } = listing;
+    let state = ctx.state();
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")
         .with_table_partition_cols(product.partitions.clone());
     let file_schema = options
         .infer_schema(&state, &url)
         .await
-        .map_err(|e| format!("cannot read the schema of `{}`: {e}", display_location(product)))?;
+        .map_err(|e| match disagreement(&file_schemas) {
+            Some(why) => format!("the files of `{}` {why}", display_location(product)),
+            None => format!("cannot read the schema of `{}`: {e}", display_location(product)),
+        })?;
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
         .with_schema(file_schema);
@@ -196,10 +238,13 @@ async fn open_product(
 }
 
 /// `location`'s path below `prefix` (the product's location).
+/// A location that is one file is its own prefix: it is named by its file name.
 fn below(prefix: &object_store::path::Path, location: &object_store::path::Path) -> String {
     location
         .prefix_match(prefix)
         .map(|parts| parts.map(|p| p.as_ref().to_owned()).collect::<Vec<_>>().join("/"))
+        .filter(|p| !p.is_empty())
+        .or_else(|| location.filename().map(str::to_owned))
         .unwrap_or_else(|| location.to_string())
 }
 
@@ -220,6 +265,32 @@ async fn check_footer(
         .await
         .map_err(|e| format!("cannot read `{path}`: {e}"))?;
     let tail = tail.first().map(|b| b.as_ref()).unwrap_or_default();
+    footer_fits(size, tail, path)
+}
+
+/// Check a local Parquet file's footer as [`check_footer`] does, before a reader opens it:
+/// a regular file (a FIFO would block), whose metadata length fits in the file.
+pub(crate) fn check_local_footer(file: &std::path::Path) -> std::result::Result<(), String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let path = file.display().to_string();
+    let meta = std::fs::metadata(file).map_err(|e| format!("cannot read `{path}`: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("`{path}` is not a regular file"));
+    }
+    let size = meta.len();
+    if size < 12 {
+        return Err(format!("`{path}` is not a Parquet file: it has {size} bytes"));
+    }
+    let mut f = std::fs::File::open(file).map_err(|e| format!("cannot read `{path}`: {e}"))?;
+    let mut tail = [0u8; 8];
+    f.seek(SeekFrom::End(-8))
+        .and_then(|_| f.read_exact(&mut tail))
+        .map_err(|e| format!("cannot read `{path}`: {e}"))?;
+    footer_fits(size, &tail, &path)
+}
+
+/// The last 8 bytes of a file of `size` bytes: a metadata length that fits, and `PAR1`.
+fn footer_fits(size: u64, tail: &[u8], path: &str) -> std::result::Result<(), String> {
     let (Some(length), Some(magic)) = (tail.get(..4), tail.get(4..8)) else {
         return Err(format!("cannot read the end of `{path}`"));
     };
@@ -253,6 +324,17 @@ async fn read_footer(
         .fetch_metadata()
         .await
         .map_err(unreadable)?;
+    // The Arrow schema a writer may embed in the footer is decoded by a reader that panics
+    // on some corrupt ones (an integer of 5 bits): decode it once here, contained.
+    let file_metadata = metadata.file_metadata();
+    crate::contain::contain(|| {
+        datafusion::parquet::arrow::parquet_to_arrow_schema(
+            file_metadata.schema_descr(),
+            file_metadata.key_value_metadata(),
+        )
+    })
+    .map_err(|panic| format!("the Arrow schema embedded in the footer of `{path}` is corrupt: {panic}"))?
+    .map_err(|e| format!("cannot read the footer of `{path}`: {e}"))?;
     let columns = metadata
         .file_metadata()
         .schema_descr()
@@ -411,7 +493,57 @@ fn some_files(files: &[&str]) -> String {
 /// Every file against the contract, not only their merged schema: each has every contract
 /// column (else its rows would read NULL), of a compatible type, no two columns of one
 /// name; with partitions, each lies in the `name=value` folders (else it would be skipped).
-fn check_files(product: &Product, table: &Table, origins: &Origins, diags: &mut Vec<Diagnostic>) {
+/// The first column the files give different types, with the files and their types
+/// (a few of each): the reason their schemas cannot be merged.
+fn disagreement(files: &[DataFile]) -> Option<String> {
+    let first = files.first()?;
+    for field in first.schema.fields() {
+        let other: Vec<String> = files
+            .iter()
+            .filter_map(|f| {
+                let theirs = f.schema.field_with_name(field.name()).ok()?;
+                (theirs.data_type() != field.data_type()).then(|| format!("{} in `{}`", theirs.data_type(), f.path))
+            })
+            .take(MAX_FILES_NAMED)
+            .collect();
+        if !other.is_empty() {
+            return Some(format!(
+                "disagree on the type of column `{}`: {} in `{}`, {}",
+                field.name(),
+                field.data_type(),
+                first.path,
+                other.join(", ")
+            ));
+        }
+    }
+    None
+}
+
+fn check_files(product: &Product, table: &Listing, origins: &Origins, diags: &mut Vec<Diagnostic>) {
+    // A partition column comes from the folders; a file that holds it too gives two values
+    // for one column, and which one a query reads would be a guess.
+    for (name, _) in &product.partitions {
+        let holding: Vec<&str> = table
+            .file_schemas
+            .iter()
+            .filter(|f| f.columns.iter().any(|c| c == name))
+            .map(|f| f.path.as_str())
+            .collect();
+        if !holding.is_empty() {
+            diags.push(
+                Diagnostic::new(
+                    Code::DataLayout,
+                    origins.product(&product.id, "partitions"),
+                    format!(
+                        "`{name}` is a partition of `{}` (its folders' `{name}=…`) and also a column of {}",
+                        product.id,
+                        some_files(&holding)
+                    ),
+                )
+                .with_hint("drop the column from the files, or the partition from the contract"),
+            );
+        }
+    }
     let n = table.file_schemas.len();
     for (i, (name, column)) in product.columns.iter().enumerate() {
         // A partition column comes from the folders, not from the files.

@@ -72,7 +72,7 @@ pub(crate) fn verify_store(dir: &Path, key: Option<&VerifyingKey>) -> (Verificat
         |c, record| {
             let seq = record.seq;
             let file = format!("{LOG}/{}", record_name(seq));
-            if seq == committed + 1 && seq == last {
+            if committed.checked_add(1) == Some(seq) && seq == last {
                 // What a run stopped between renaming its record and renaming HEAD leaves
                 // (killed, or failed on a full disk): one record, chained to HEAD (the walk
                 // checked the link). Dropping it loses nothing the run reported, and a HEAD

@@ -19,10 +19,7 @@ pub struct SigningKey(ed25519_dalek::SigningKey);
 pub struct VerifyingKey(ed25519_dalek::VerifyingKey);
 
 fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| CanaryError::Io {
-        path: path.display().to_string(),
-        source,
-    })
+    crate::atomic::read_text(path)
 }
 
 impl SigningKey {

@@ -32,7 +32,12 @@ pub fn verify(path: &Path, key: Option<&VerifyingKey>) -> crate::error::Result<V
             leftovers: Vec::new(),
         });
     }
-    if !dir.is_dir() {
+    let holds_evidence = |d: &Path| {
+        [super::store::HEAD, super::store::LOG, super::store::RUNS]
+            .iter()
+            .any(|f| d.join(f).exists())
+    };
+    if !dir.is_dir() || (!project && !holds_evidence(&dir)) {
         return Err(crate::error::CanaryError::query_hint(
             format!("no evidence at `{}`", dir.display()),
             "`canary run` records evidence; pass a project, its .canary/evidence folder, or a bundle",

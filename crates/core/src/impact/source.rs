@@ -50,7 +50,7 @@ fn relative(root: &Path, path: &Path) -> Option<String> {
 pub fn read_contract(root: &Path, arg: &str) -> Result<ContractSource> {
     let path = Path::new(arg);
     if path.is_file() {
-        let text = std::fs::read_to_string(path).map_err(|e| io(arg, e))?;
+        let text = crate::atomic::read_text(path)?;
         let in_project = relative(root, path);
         return Ok(ContractSource {
             file: SourceFile {

@@ -49,6 +49,7 @@ fn table_schema(location: &Path) -> std::result::Result<Schema, String> {
     } else {
         location.to_path_buf()
     };
+    crate::catalog::check_local_footer(&file)?;
     let f = std::fs::File::open(&file).map_err(|e| e.to_string())?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| e.to_string())?;
     Ok(builder.schema().as_ref().clone())

@@ -45,10 +45,7 @@ pub fn load_manifest(path: &Path) -> Result<Manifest> {
 }
 
 fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| CanaryError::Io {
-        path: path.display().to_string(),
-        source: e,
-    })
+    crate::atomic::read_text(path)
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {

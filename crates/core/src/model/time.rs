@@ -72,26 +72,52 @@ impl Grain {
         }
     }
 
-    /// `t` moved by `n` periods of this grain (calendar-aware for months and longer).
+    /// `t` moved by `n` periods of this grain (calendar-aware for months and longer). A
+    /// move past the range of times saturates at its first or last instant (validation
+    /// bounds durations far below that, see [`CalendarDuration::MAX_YEARS`]).
     pub fn add(self, t: DateTime<Utc>, n: i64) -> DateTime<Utc> {
-        let months = |m: i64| {
-            let shifted = if m >= 0 {
-                t.checked_add_months(Months::new(m.unsigned_abs() as u32))
-            } else {
-                t.checked_sub_months(Months::new(m.unsigned_abs() as u32))
-            };
-            shifted.unwrap_or(t)
+        let edge = if n >= 0 {
+            DateTime::<Utc>::MAX_UTC
+        } else {
+            DateTime::<Utc>::MIN_UTC
         };
+        let months = |m: Option<i64>| {
+            let shifted = m.and_then(|m| {
+                let k = Months::new(u32::try_from(m.unsigned_abs()).ok()?);
+                if m >= 0 {
+                    t.checked_add_months(k)
+                } else {
+                    t.checked_sub_months(k)
+                }
+            });
+            shifted.unwrap_or(edge)
+        };
+        let by = |d: Option<Duration>| d.and_then(|d| t.checked_add_signed(d)).unwrap_or(edge);
         match self {
-            Grain::Millisecond => t + Duration::milliseconds(n),
-            Grain::Second => t + Duration::seconds(n),
-            Grain::Minute => t + Duration::minutes(n),
-            Grain::Hour => t + Duration::hours(n),
-            Grain::Day => t + Duration::days(n),
-            Grain::Week => t + Duration::weeks(n),
-            Grain::Month => months(n),
-            Grain::Quarter => months(3 * n),
-            Grain::Year => months(12 * n),
+            Grain::Millisecond => by(Duration::try_milliseconds(n)),
+            Grain::Second => by(Duration::try_seconds(n)),
+            Grain::Minute => by(Duration::try_minutes(n)),
+            Grain::Hour => by(Duration::try_hours(n)),
+            Grain::Day => by(Duration::try_days(n)),
+            Grain::Week => by(Duration::try_weeks(n)),
+            Grain::Month => months(Some(n)),
+            Grain::Quarter => months(n.checked_mul(3)),
+            Grain::Year => months(n.checked_mul(12)),
+        }
+    }
+
+    /// The length of one period in days, roughly (for bounds, not arithmetic).
+    fn approx_days(self) -> f64 {
+        match self {
+            Grain::Millisecond => 1.0 / 86_400_000.0,
+            Grain::Second => 1.0 / 86_400.0,
+            Grain::Minute => 1.0 / 1_440.0,
+            Grain::Hour => 1.0 / 24.0,
+            Grain::Day => 1.0,
+            Grain::Week => 7.0,
+            Grain::Month => 30.44,
+            Grain::Quarter => 91.31,
+            Grain::Year => 365.25,
         }
     }
 
@@ -130,6 +156,10 @@ pub struct CalendarDuration {
 }
 
 impl CalendarDuration {
+    /// The longest duration accepted (windows, offsets): ten thousand years, the span of
+    /// the times a KPI can have (years 1 to 9999).
+    pub const MAX_YEARS: i64 = 10_000;
+
     pub fn add_to(self, t: DateTime<Utc>) -> DateTime<Utc> {
         self.unit.add(t, self.count)
     }
@@ -158,10 +188,14 @@ impl FromStr for CalendarDuration {
         if count <= 0 {
             return Err(format!("the duration `{s}` must be positive"));
         }
-        Ok(CalendarDuration {
-            count,
-            unit: unit.parse()?,
-        })
+        let unit: Grain = unit.parse()?;
+        if count as f64 * unit.approx_days() > CalendarDuration::MAX_YEARS as f64 * 365.25 {
+            return Err(format!(
+                "the duration `{s}` is longer than {} years, the span of all times",
+                CalendarDuration::MAX_YEARS
+            ));
+        }
+        Ok(CalendarDuration { count, unit })
     }
 }
 
@@ -194,6 +228,13 @@ impl FromStr for Offset {
             if n <= 0 {
                 return Err(format!("the offset `{s}` must be positive"));
             }
+            // Ten thousand years of the finest grain a KPI is usually read at (days).
+            if n > CalendarDuration::MAX_YEARS * 366 {
+                return Err(format!(
+                    "the offset `{s}` is more than {} periods",
+                    CalendarDuration::MAX_YEARS * 366
+                ));
+            }
             return Ok(Offset::Periods(n));
         }
         let calendar = s.parse().map(Offset::Calendar);
@@ -206,6 +247,7 @@ impl FromStr for Offset {
             }
             && let Ok(n) = n.parse::<i64>()
             && n > 0
+            && n <= CalendarDuration::MAX_YEARS * 366
             && u.chars().next().is_some_and(|c| c.is_ascii_lowercase())
             && u.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')

@@ -19,7 +19,7 @@ pub use crate::model::{
     DimensionError, ENTITY_METRIC_PREFIX, ResolvedDimension, ScopeSchema, declared_schema, entity_metric_columns,
 };
 pub use exact_sum::{ExactSum, Partials};
-pub use planner::{MAX_KPI_EXPANSIONS, OutputColumn, OutputRole, PlannedQuery, Planner};
+pub use planner::{MAX_KPI_EXPANSIONS, MAX_KPI_EXPR_NODES, OutputColumn, OutputRole, PlannedQuery, Planner};
 pub use sql::portable;
 pub use time::MAX_SPINE_PERIODS;
 pub use udaf::{Percentile, percentile_cont, percentile_disc};

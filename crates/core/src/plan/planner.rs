@@ -99,6 +99,10 @@ pub struct OutputColumn {
 /// every level. Past this the query is refused rather than planned in exponential time.
 pub const MAX_KPI_EXPANSIONS: usize = 4096;
 
+/// The largest expression a KPI may expand to, in nodes: a derived KPI whose expression
+/// names an input twice (`d + d`) copies it twice without expanding it again.
+pub const MAX_KPI_EXPR_NODES: usize = 65_536;
+
 /// A plan ready to run, with the meaning of each output column.
 #[derive(Debug, Clone)]
 pub struct PlannedQuery {
@@ -442,6 +446,12 @@ impl<'a> Planner<'a> {
 
     /// The expression of a KPI over the value columns, registering the leaves it needs.
     fn kpi_expr(&mut self, kpi: &Kpi, shifts: &[CalendarDuration]) -> Result<Expr> {
+        Ok(self.kpi_expr_sized(kpi, shifts)?.0)
+    }
+
+    /// [`Self::kpi_expr`], with the expression's size in nodes (worked out from its parts,
+    /// not by walking it: a derived KPI that uses an input twice doubles it).
+    fn kpi_expr_sized(&mut self, kpi: &Kpi, shifts: &[CalendarDuration]) -> Result<(Expr, usize)> {
         self.expansions += 1;
         if self.expansions > MAX_KPI_EXPANSIONS {
             return Err(CanaryError::query_hint(
@@ -454,18 +464,23 @@ impl<'a> Planner<'a> {
         }
         let float = |e: Expr| cast(e, DataType::Float64);
         self.every_period |= kpi.every_period;
+        // Leaves, ratios and conversions are a handful of nodes.
+        const SMALL: usize = 8;
         Ok(match &kpi.body {
-            KpiBody::Simple { measure } => self.leaf(measure.into(), shifts, LeafKind::Plain),
+            KpiBody::Simple { measure } => (self.leaf(measure.into(), shifts, LeafKind::Plain), SMALL),
             KpiBody::Ratio { numerator, denominator } => {
                 let n = self.leaf(numerator.into(), shifts, LeafKind::Plain);
                 let d = self.leaf(denominator.into(), shifts, LeafKind::Plain);
-                float(n) / nullif(float(d), lit(0.0))
+                (float(n) / nullif(float(d), lit(0.0)), SMALL)
             }
             KpiBody::Cumulative {
                 measure,
                 window,
                 period_agg,
-            } => self.leaf(measure.into(), shifts, LeafKind::Cumulative(*window, *period_agg)),
+            } => (
+                self.leaf(measure.into(), shifts, LeafKind::Cumulative(*window, *period_agg)),
+                SMALL,
+            ),
             KpiBody::Conversion {
                 base,
                 conversion,
@@ -476,10 +491,11 @@ impl<'a> Planner<'a> {
                 let h = self.leaf(conversion.into(), shifts, LeafKind::ConversionHits(kpi.id.clone()));
                 // A group without conversions has none (NULL), as in MetricFlow; a derived
                 // KPI `coalesce(k, 0)` reports 0 instead.
-                match calculation {
+                let e = match calculation {
                     ConversionCalculation::ConversionRate => float(h) / nullif(float(b), lit(0.0)),
                     ConversionCalculation::Conversions => h,
-                }
+                };
+                (e, SMALL)
             }
             KpiBody::Derived { expr, inputs } => {
                 let fields: Vec<Field> = inputs
@@ -491,6 +507,7 @@ impl<'a> Planner<'a> {
                     CanaryError::internal(format!("validated expression of `{}` failed: {e}", kpi.id))
                 })?;
                 let mut resolved = HashMap::new();
+                let mut sizes: HashMap<&str, usize> = HashMap::new();
                 for input in inputs {
                     let mut s = shifts.to_vec();
                     let outer_to_start = self.to_start;
@@ -542,13 +559,34 @@ impl<'a> Planner<'a> {
                         None => {}
                     }
                     let input_kpi = Arc::clone(&self.project.kpis[&input.kpi]);
-                    let e = self.kpi_expr(&input_kpi, &s);
+                    let e = self.kpi_expr_sized(&input_kpi, &s);
                     self.to_start = outer_to_start;
                     self.custom_shift = outer_custom;
-                    let e = e?;
+                    let (e, size) = e?;
                     resolved.insert(input.name.clone(), float(e));
+                    sizes.insert(input.name.as_str(), size + 1);
                 }
+                // Each use of an input is a copy of its expression.
+                let mut size = 0usize;
                 parsed
+                    .apply(|e| {
+                        size = size.saturating_add(match e {
+                            Expr::Column(c) => sizes.get(c.name.as_str()).copied().unwrap_or(1),
+                            _ => 1,
+                        });
+                        Ok(datafusion::common::tree_node::TreeNodeRecursion::Continue)
+                    })
+                    .map_err(CanaryError::plan)?;
+                if size > MAX_KPI_EXPR_NODES {
+                    return Err(CanaryError::query_hint(
+                        format!(
+                            "KPI `{}` expands to an expression of more than {MAX_KPI_EXPR_NODES} nodes (derived KPIs using their inputs several times, over several levels)",
+                            kpi.id
+                        ),
+                        "use each input once per derived KPI, or compute fewer derived levels in one query",
+                    ));
+                }
+                let e = parsed
                     .transform(|e| match &e {
                         Expr::Column(c) => match resolved.get(&c.name) {
                             Some(r) => Ok(Transformed::yes(r.clone())),
@@ -557,7 +595,8 @@ impl<'a> Planner<'a> {
                         _ => Ok(Transformed::no(e)),
                     })
                     .map(|t| t.data)
-                    .map_err(CanaryError::plan)?
+                    .map_err(CanaryError::plan)?;
+                (e, size)
             }
         })
     }

@@ -161,6 +161,20 @@ impl<T> Located<T> {
 
 /// Parse one YAML document into `T`, or explain precisely why not.
 pub fn load_yaml<T: DeserializeOwned>(file: &SourceFile) -> Result<Located<T>, Diagnostic> {
+    // The YAML reader reads the first document only: a second one would be ignored
+    // without a word.
+    if let Some(line) = second_document(&file.text) {
+        return Err(Diagnostic::new(
+            Code::InvalidValue,
+            Location {
+                file: file.display.clone(),
+                line,
+                column: 1,
+            },
+            "a second YAML document starts here; a spec file holds one document",
+        )
+        .with_hint("move each document into a file of its own"));
+    }
     let options = LoaderOptions::default().error_on_duplicate_keys(true);
     let node =
         marked_yaml::parse_yaml_with_options(0, &file.text, options).map_err(|e| load_error(&file.display, e))?;
@@ -197,6 +211,37 @@ pub fn load_yaml<T: DeserializeOwned>(file: &SourceFile) -> Result<Located<T>, D
             Err(d)
         }
     }
+}
+
+/// The line (1-based) where a second document starts: a `---` marker in the first column
+/// after content, or content after a `...` end marker.
+fn second_document(text: &str) -> Option<usize> {
+    let marker = |l: &str, m: &str| {
+        l.strip_prefix(m)
+            .is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t']))
+    };
+    let (mut content, mut ended) = (false, false);
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_end();
+        if marker(trimmed, "---") {
+            if content {
+                return Some(i + 1);
+            }
+            continue;
+        }
+        if marker(trimmed, "...") {
+            ended = content;
+            continue;
+        }
+        let blank = trimmed.trim_start().is_empty() || trimmed.trim_start().starts_with('#');
+        if !blank {
+            if ended {
+                return Some(i + 1);
+            }
+            content = true;
+        }
+    }
+    None
 }
 
 fn classify(message: &str) -> (Code, String) {

@@ -88,6 +88,21 @@ pub fn load_project_overlay(
     let mut diags = Vec::new();
     let absolute = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     let root = absolute.as_path();
+    if root.to_str().is_none() {
+        // Data locations are URLs, and object stores take UTF-8 paths only.
+        return Err(vec![
+            Diagnostic::new(
+                Code::InvalidValue,
+                Location {
+                    file: PROJECT_FILE.to_owned(),
+                    line: 1,
+                    column: 1,
+                },
+                format!("the project folder's path is not UTF-8: {}", root.display()),
+            )
+            .with_hint("rename the folder (or one above it) with a UTF-8 name"),
+        ]);
+    }
     let project_path = root.join(PROJECT_FILE);
     let project_file = match read_source(root, &project_path, overlay) {
         Ok(f) => f,
@@ -504,40 +519,96 @@ fn expand(root: &Path, pattern: &str, at: Location, diags: &mut Vec<Diagnostic>)
         );
         return Vec::new();
     }
-    let full = root.join(pattern);
-    let Some(full) = full.to_str() else {
-        diags.push(Diagnostic::new(
-            Code::InvalidValue,
-            at,
-            "the pattern is not valid UTF-8",
-        ));
-        return Vec::new();
-    };
-    match glob::glob(full) {
-        Ok(paths) => {
-            let mut out: Vec<PathBuf> = paths
-                .filter_map(Result::ok)
-                .filter(|p| p.is_file())
-                .take(MAX_SPEC_FILES + 1)
-                .collect();
-            if out.len() > MAX_SPEC_FILES {
-                diags.push(Diagnostic::new(
-                    Code::InvalidValue,
-                    at,
-                    format!("the pattern `{pattern}` matches more than {MAX_SPEC_FILES} files"),
-                ));
-                return Vec::new();
-            }
-            out.sort();
-            out
-        }
+    // Matched below the project folder, whatever its own name holds (`[`, `*`, bytes that
+    // are not UTF-8): only the pattern is a pattern.
+    let compiled = match glob::Pattern::new(pattern) {
+        Ok(p) => p,
         Err(e) => {
             diags.push(Diagnostic::new(
                 Code::InvalidValue,
                 at,
                 format!("invalid glob pattern `{pattern}`: {e}"),
             ));
-            Vec::new()
+            return Vec::new();
+        }
+    };
+    // Walk from the pattern's literal leading folders only.
+    let mut base = PathBuf::new();
+    for part in relative.components() {
+        let text = part.as_os_str().to_string_lossy();
+        if text.contains(['*', '?', '[']) {
+            break;
+        }
+        base.push(part);
+    }
+    let options = glob::MatchOptions {
+        require_literal_separator: true,
+        ..glob::MatchOptions::new()
+    };
+    let mut out = Vec::new();
+    let mut budget = MAX_SPEC_WALK;
+    let mut visit = |rel: String, path: &Path| {
+        if compiled.matches_with(&rel, options) {
+            out.push(path.to_path_buf());
+        }
+        out.len() <= MAX_SPEC_FILES
+    };
+    walk(root, &base, &mut visit, &mut budget, 0);
+    if out.len() > MAX_SPEC_FILES || budget == 0 {
+        diags.push(Diagnostic::new(
+            Code::InvalidValue,
+            at,
+            format!(
+                "the pattern `{pattern}` matches more than {MAX_SPEC_FILES} files (or walks more than {MAX_SPEC_WALK} entries)"
+            ),
+        ));
+        return Vec::new();
+    }
+    out.sort();
+    out
+}
+
+/// The most folder entries a spec pattern may walk.
+const MAX_SPEC_WALK: usize = 1_000_000;
+
+/// Visit every regular file at or below `root/rel` (following links, at most 64 folders
+/// deep) with its path relative to `root` (`/`-separated); stop when `visit` says so or the
+/// budget is spent.
+fn walk(
+    root: &Path,
+    rel: &Path,
+    visit: &mut dyn FnMut(String, &Path) -> bool,
+    budget: &mut usize,
+    depth: usize,
+) -> bool {
+    let path = root.join(rel);
+    let Ok(meta) = std::fs::metadata(&path) else {
+        return true;
+    };
+    if meta.is_file() {
+        let text = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/");
+        return visit(text, &path);
+    }
+    if !meta.is_dir() || depth > 64 {
+        return true;
+    }
+    let Ok(entries) = std::fs::read_dir(&path) else {
+        return true;
+    };
+    let mut names: Vec<std::ffi::OsString> = entries.flatten().map(|e| e.file_name()).collect();
+    names.sort();
+    for name in names {
+        if *budget == 0 {
+            return false;
+        }
+        *budget -= 1;
+        if !walk(root, &rel.join(&name), visit, budget, depth + 1) {
+            return false;
         }
     }
+    true
 }

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 /// Lowest first. A module may depend on the modules of the layers before its own.
 const LAYERS: &[&[&str]] = &[
-    // Foundations: messages, time.
-    &["diagnostic", "clock"],
+    // Foundations: messages, time, panics of dependencies contained.
+    &["diagnostic", "clock", "contain"],
     &["error"],
     // Files written whole; the allow-list of user expressions.
     &["atomic", "expr"],
