@@ -39,6 +39,31 @@ pub enum CanaryError {
 
 pub type Result<T, E = CanaryError> = std::result::Result<T, E>;
 
+/// An error and its causes, `: `-separated, each cause once (also when a message already
+/// quotes it): what both front doors show, so that "operation timed out" under
+/// "error sending request" is never lost.
+///
+/// ```
+/// let e = canary_core::CanaryError::Io {
+///     path: "HEAD".into(),
+///     source: std::io::Error::other("disk full"),
+/// };
+/// assert_eq!(canary_core::error::with_causes(&e), "HEAD: disk full");
+/// ```
+pub fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let cause = s.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+        source = s.source();
+    }
+    text
+}
+
 impl CanaryError {
     pub fn query(message: impl Into<String>) -> Self {
         CanaryError::Query {

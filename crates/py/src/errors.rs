@@ -41,8 +41,9 @@ pyo3::create_exception!(
 /// The Python exception for a core error.
 pub fn to_py(err: canary_core::CanaryError) -> PyErr {
     use canary_core::CanaryError as E;
-    // The core's own wording ("the project has 2 problems", "data error: …").
-    let text = err.to_string();
+    // The core's own wording ("the project has 2 problems", "data error: …"), with every
+    // cause, as the CLI shows it.
+    let text = canary_core::error::with_causes(&err);
     match err {
         E::Spec(diags) => Python::attach(|py| {
             let mut message = text;

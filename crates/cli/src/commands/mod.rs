@@ -105,20 +105,9 @@ pub async fn run(cli: Cli, style: &Style) -> ExitStatus {
     }
 }
 
-/// An error and its causes, `: `-separated (each cause once, also when a message already
-/// quotes it).
+/// An error and its causes (the core's wording, as the wheel shows it).
 fn error_chain(err: &CanaryError) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(s) = source {
-        let cause = s.to_string();
-        if !text.contains(&cause) {
-            text.push_str(": ");
-            text.push_str(&cause);
-        }
-        source = s.source();
-    }
-    text
+    canary_core::error::with_causes(err)
 }
 
 async fn dispatch(command: Command, ctx: &Context) -> Result<ExitStatus, CanaryError> {

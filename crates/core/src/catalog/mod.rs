@@ -68,9 +68,15 @@ impl Catalog {
             };
             let listing = match list_product(product, ctx, storage, &project.settings.object_store).await {
                 Ok(listing) => listing,
-                Err(message) => {
+                Err(Failure::Data(message)) => {
                     diags.push(missing(message));
                     continue;
+                }
+                Err(Failure::Store(message)) => {
+                    return Err(CanaryError::data(format!(
+                        "product `{id}` at `{}`: {message}",
+                        display_location(product)
+                    )));
                 }
             };
             // Each file on its own first: the files' merged schema cannot be made when they
@@ -107,6 +113,38 @@ impl Catalog {
     }
 }
 
+/// A product's location as DataFusion lists it. DataFusion splits a glob off local paths
+/// only; a URL's glob (`s3://lake/balances/*.parquet`) is split here, at the last `/` before
+/// its first glob character.
+pub(crate) fn listing_url(location: &str) -> datafusion::error::Result<ListingTableUrl> {
+    let is_url = location.contains("://") && !location.starts_with("file://");
+    match location.find(['*', '?', '[']).filter(|_| is_url) {
+        Some(first) => {
+            let cut = location[..first].rfind('/').map_or(0, |i| i + 1);
+            let (base, glob) = location.split_at(cut);
+            let url = url::Url::parse(base).map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+            let glob =
+                glob::Pattern::new(glob).map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+            ListingTableUrl::try_new(url, Some(glob))
+        }
+        None => ListingTableUrl::parse(location),
+    }
+}
+
+/// Why a product could not be listed: its data (a diagnostic on its contract), or its
+/// store (unreachable, timed out, access denied: the command stops there, since every
+/// other product on that store would wait out the same timeouts).
+enum Failure {
+    Data(String),
+    Store(String),
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure::Data(message)
+    }
+}
+
 /// What a product's location holds, each file's footer read.
 struct Listing {
     url: ListingTableUrl,
@@ -120,9 +158,9 @@ async fn list_product(
     ctx: &SessionContext,
     storage: &StorageOptions,
     bounds: &ObjectStoreSettings,
-) -> std::result::Result<Listing, String> {
-    let url = ListingTableUrl::parse(&product.location)
-        .map_err(|e| format!("`{}` is not a valid location: {e}", display_location(product)))?;
+) -> std::result::Result<Listing, Failure> {
+    let url = listing_url(&product.location)
+        .map_err(|e| Failure::Data(format!("`{}` is not a valid location: {e}", display_location(product))))?;
     check_local(&url, product)?;
     register_store(&url, ctx, storage, bounds)?;
     let state = ctx.state();
@@ -130,19 +168,26 @@ async fn list_product(
         .runtime_env()
         .object_store(url.object_store())
         .map_err(|e| format!("no object store for `{}`: {e}", display_location(product)))?;
+    let unreachable = |e: &dyn std::error::Error| {
+        Failure::Store(format!(
+            "cannot list `{}`: {}",
+            display_location(product),
+            crate::error::with_causes(e)
+        ))
+    };
     let mut files: Vec<ObjectMeta> = url
         .list_all_files(&state, store.as_ref(), ".parquet")
         .await
-        .map_err(|e| format!("cannot list `{}`: {e}", display_location(product)))?
+        .map_err(|e| unreachable(&e))?
         .try_collect()
         .await
-        .map_err(|e| format!("cannot list `{}`: {e}", display_location(product)))?;
+        .map_err(|e| unreachable(&e))?;
     if files.is_empty() {
-        return Err(format!(
+        return Err(Failure::Data(format!(
             "no Parquet files at `{}` for product `{}`",
             display_location(product),
             product.id
-        ));
+        )));
     }
     files.sort_by(|a, b| a.location.cmp(&b.location));
     // Each file's own footer (DataFusion's merged schema would hide a file that lacks a
@@ -156,11 +201,21 @@ async fn list_product(
         .map(|f| read_footer(&format, &state, &store, &cache, url.prefix(), f))
         .collect();
     // Every file is read, so that one run of `validate` names every bad one.
-    let footers: Vec<std::result::Result<DataFile, String>> = futures::stream::iter(reads).buffered(16).collect().await;
-    let bad: Vec<&String> = footers.iter().filter_map(|f| f.as_ref().err()).collect();
+    let footers: Vec<std::result::Result<DataFile, Failure>> =
+        futures::stream::iter(reads).buffered(16).collect().await;
+    if let Some(Err(Failure::Store(m))) = footers.iter().find(|f| matches!(f, Err(Failure::Store(_)))) {
+        return Err(Failure::Store(m.clone()));
+    }
+    let bad: Vec<&String> = footers
+        .iter()
+        .filter_map(|f| match f {
+            Err(Failure::Data(m)) => Some(m),
+            _ => None,
+        })
+        .collect();
     match bad.as_slice() {
         [] => {}
-        [one] => return Err((*one).clone()),
+        [one] => return Err(Failure::Data((*one).clone())),
         many => {
             const SHOWN: usize = 20;
             let mut message = format!(
@@ -175,7 +230,7 @@ async fn list_product(
             if many.len() > SHOWN {
                 message.push_str(&format!("\n  and {} more", many.len() - SHOWN));
             }
-            return Err(message);
+            return Err(Failure::Data(message));
         }
     }
     let file_schemas: Vec<DataFile> = footers.into_iter().filter_map(std::result::Result::ok).collect();
@@ -185,11 +240,7 @@ async fn list_product(
     if url.is_collection() && url.get_glob().is_none() {
         let listed: std::collections::BTreeSet<&object_store::path::Path> = files.iter().map(|f| &f.location).collect();
         let mut all = store.list(Some(url.prefix()));
-        while let Some(meta) = all
-            .try_next()
-            .await
-            .map_err(|e| format!("cannot list `{}`: {e}", display_location(product)))?
-        {
+        while let Some(meta) = all.try_next().await.map_err(|e| unreachable(&e))? {
             if meta.location.as_ref().ends_with(".parquet") && !listed.contains(&meta.location) {
                 ignored.push(below(url.prefix(), &meta.location));
             }
@@ -254,18 +305,20 @@ async fn check_footer(
     store: &dyn object_store::ObjectStore,
     file: &ObjectMeta,
     path: &str,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), Failure> {
     let size = file.size;
     if size < 12 {
-        return Err(format!("`{path}` is not a Parquet file: it has {size} bytes"));
+        return Err(Failure::Data(format!(
+            "`{path}` is not a Parquet file: it has {size} bytes"
+        )));
     }
     let last = size - 8..size;
     let tail = store
         .get_ranges(&file.location, std::slice::from_ref(&last))
         .await
-        .map_err(|e| format!("cannot read `{path}`: {e}"))?;
+        .map_err(|e| Failure::Store(format!("cannot read `{path}`: {}", crate::error::with_causes(&e))))?;
     let tail = tail.first().map(|b| b.as_ref()).unwrap_or_default();
-    footer_fits(size, tail, path)
+    Ok(footer_fits(size, tail, path)?)
 }
 
 /// Check a local Parquet file's footer as [`check_footer`] does, before a reader opens it:
@@ -315,10 +368,16 @@ async fn read_footer(
     cache: &Arc<datafusion::execution::cache::cache_manager::FileMetadataCache>,
     prefix: &object_store::path::Path,
     file: &ObjectMeta,
-) -> std::result::Result<DataFile, String> {
+) -> std::result::Result<DataFile, Failure> {
     let path = below(prefix, &file.location);
     check_footer(store.as_ref(), file, &path).await?;
-    let unreadable = |e: datafusion::error::DataFusionError| format!("cannot read the footer of `{path}`: {e}");
+    let unreadable = |e: datafusion::error::DataFusionError| {
+        let message = format!("cannot read the footer of `{path}`: {}", crate::error::with_causes(&e));
+        match e.find_root() {
+            datafusion::error::DataFusionError::ObjectStore(_) => Failure::Store(message),
+            _ => Failure::Data(message),
+        }
+    };
     let metadata = DFParquetMetadata::new(store.as_ref(), file)
         .with_file_metadata_cache(Some(Arc::clone(cache)))
         .fetch_metadata()

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 
-use datafusion::datasource::listing::ListingTableUrl;
 use futures::StreamExt;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 use sha2::{Digest, Sha256};
@@ -247,7 +246,7 @@ fn located(engine: &Engine, lineage: &Lineage) -> Result<Vec<Located>> {
             .project()
             .product(&p.product)
             .ok_or_else(|| CanaryError::internal(format!("no product `{}`", p.product)))?;
-        let url = ListingTableUrl::parse(&product.location).map_err(CanaryError::plan)?;
+        let url = crate::catalog::listing_url(&product.location).map_err(CanaryError::plan)?;
         let store = engine
             .session()
             .runtime_env()

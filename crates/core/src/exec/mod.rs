@@ -292,11 +292,35 @@ impl Engine {
         let state = self.ctx.state();
         let physical = state.create_physical_plan(&plan).await.map_err(CanaryError::optimize)?;
         let batches = execute_stream(physical.clone(), self.ctx.task_ctx())
-            .map_err(CanaryError::execution)?
+            .map_err(|e| self.execution_error(e))?
             .try_collect()
             .await
-            .map_err(CanaryError::execution)?;
+            .map_err(|e| self.execution_error(e))?;
         Ok((batches, rows_scanned(physical.as_ref())))
+    }
+
+    /// [`CanaryError::execution`], naming the object stores the project reads when the
+    /// error came from one (their errors name neither the bucket nor the object).
+    fn execution_error(&self, err: datafusion::error::DataFusionError) -> CanaryError {
+        let from_store = matches!(err.find_root(), datafusion::error::DataFusionError::ObjectStore(_))
+            || crate::error::with_causes(&err).contains("Generic S3 error");
+        let stores: std::collections::BTreeSet<&str> = self
+            .project
+            .products
+            .values()
+            .map(|p| p.location_written.as_str())
+            .filter(|l| l.contains("://") && !l.starts_with("file://"))
+            .collect();
+        match CanaryError::execution(err) {
+            CanaryError::Data { message, source } if from_store && !stores.is_empty() => CanaryError::Data {
+                message: format!(
+                    "reading from the object store ({}) failed: {message}",
+                    stores.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+                source,
+            },
+            other => other,
+        }
     }
 
     /// The column-level lineage of a query, read off its optimized plan (the plan that
