@@ -75,22 +75,6 @@ fn copy(from: &Path, to: &Path) {
     }
 }
 
-/// A small deterministic generator (xorshift64*), so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 #[tokio::test]
 async fn runs_are_recorded_chained_and_verify() {
     let (dir, _engine, key) = recorded().await;
@@ -163,7 +147,7 @@ fn every_change_is_detected_and_named(pristine: &Path, trials: usize, seed: u64)
     files(pristine, "", &mut all);
     let records: Vec<String> = all.iter().filter(|f| f.starts_with("log/")).cloned().collect();
     assert!(all.len() >= 8 && records.len() >= 2, "{all:?}");
-    let mut rng = Rng(seed);
+    let mut rng = fixture::Rng(seed);
     let scratch = tempfile::tempdir().expect("tempdir");
     let mut tried = std::collections::BTreeMap::<&str, usize>::new();
     for trial in 0..trials {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use canary_core::{Engine, Grain, Query};
 use datafusion::arrow::array::{ArrayRef, Float64Array};
 
-use crate::fixture::{batches_to_rows, ints, micros, strings, ts, write};
+use crate::fixture::{Rng, batches_to_rows, ints, micros, strings, ts, write};
 
 /// The tenant every query asks for; `u` and `v` are the others.
 const TENANT: &str = "t";
@@ -18,24 +18,6 @@ const TENANT: &str = "t";
 const ROWS: usize = 120;
 /// Any value of this size or more came from another tenant's rows.
 const POISON: f64 = 1e9;
-
-/// A small deterministic generator (xorshift64*), so a failure names its seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
 
 /// id, customer, tenant, region, channel, time (µs), amount, quantity.
 type FactRow = (i64, i64, &'static str, String, String, i64, f64, i64);
