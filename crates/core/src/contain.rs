@@ -1,18 +1,71 @@
 //! Panics of dependencies, contained where input reaches them.
 //!
 //! A few readers Canary builds on panic on some corrupt input instead of returning an
-//! error (the Arrow schema embedded in a Parquet footer, for one). Where Canary hands them
-//! input it has not checked itself, it runs them through [`contain`]: a panic becomes an
-//! error with the panic's message, and the process's panic hook stays quiet for it (it
-//! still speaks for every other panic, on every thread).
+//! error (the Arrow schema embedded in a Parquet footer; a run-length integer too long in
+//! a data page). Where Canary hands them input it has not checked itself, it runs them
+//! through [`contain`] or [`contain_async`]: a panic becomes an error with the panic's
+//! message. While any contained work runs, the process's panic hook stays quiet (the
+//! panic may happen on a worker thread of the runtime); outside it, it speaks as before.
 
-use std::cell::Cell;
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Once;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-thread_local! {
-    /// Whether this thread is inside [`contain`].
-    static CONTAINED: Cell<bool> = const { Cell::new(false) };
+use futures::FutureExt;
+
+/// How many contained sections are running, on any thread.
+static CONTAINED: AtomicUsize = AtomicUsize::new(0);
+
+fn quiet_hook() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if CONTAINED.load(Ordering::SeqCst) == 0 {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// A contained section: counted while it lives.
+struct Section;
+
+impl Section {
+    fn enter() -> Section {
+        quiet_hook();
+        CONTAINED.fetch_add(1, Ordering::SeqCst);
+        Section
+    }
+}
+
+impl Drop for Section {
+    fn drop(&mut self) {
+        CONTAINED.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
+/// Await `f`; a panic while it runs (on this thread, or resumed here from a task it
+/// awaited) is returned as `Err` with its message.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let r = canary_core::contain::contain_async(async { panic!("corrupt page") }).await;
+/// assert_eq!(r.unwrap_err(), "corrupt page");
+/// # });
+/// ```
+pub async fn contain_async<T>(f: impl Future<Output = T>) -> Result<T, String> {
+    let _section = Section::enter();
+    AssertUnwindSafe(f).catch_unwind().await.map_err(message)
 }
 
 /// Run `f`; a panic inside it is returned as `Err` with its message.
@@ -23,23 +76,6 @@ thread_local! {
 /// assert_eq!(canary_core::contain::contain(|| 7), Ok(7));
 /// ```
 pub fn contain<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if !CONTAINED.with(Cell::get) {
-                previous(info);
-            }
-        }));
-    });
-    let outer = CONTAINED.with(|c| c.replace(true));
-    let result = catch_unwind(AssertUnwindSafe(f));
-    CONTAINED.with(|c| c.set(outer));
-    result.map_err(|payload| {
-        payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic without a message".to_owned())
-    })
+    let _section = Section::enter();
+    catch_unwind(AssertUnwindSafe(f)).map_err(message)
 }

@@ -145,6 +145,19 @@ impl CanaryError {
                     "simplify the pattern (counted repetitions such as `a{1000000}` compile too big)",
                 );
             }
+            // A task of the plan panicked: DataFusion reports it as an error. The readers
+            // it runs panic on some corrupt files (a data page's run-length integer too
+            // long), so this is most often the data.
+            other if other.to_string().contains("panicked with message") => {
+                let text = other.to_string();
+                let why = text
+                    .split_once("panicked with message \"")
+                    .and_then(|(_, rest)| rest.split_once('"'))
+                    .map_or(text.as_str(), |(why, _)| why);
+                return CanaryError::data(format!(
+                    "a data file cannot be decoded (most likely corrupt; the reader stopped on: {why})"
+                ));
+            }
             other => return CanaryError::Internal(other.to_string()),
         };
         CanaryError::data_caused(message, err)

@@ -291,11 +291,20 @@ impl Engine {
     pub async fn run_measured(&self, plan: LogicalPlan) -> Result<(Vec<RecordBatch>, u64)> {
         let state = self.ctx.state();
         let physical = state.create_physical_plan(&plan).await.map_err(CanaryError::optimize)?;
-        let batches = execute_stream(physical.clone(), self.ctx.task_ctx())
-            .map_err(|e| self.execution_error(e))?
-            .try_collect()
-            .await
-            .map_err(|e| self.execution_error(e))?;
+        // The Parquet decoder panics on some corrupt data pages: contained, that is a data
+        // error like any other unreadable file.
+        let run = async {
+            execute_stream(physical.clone(), self.ctx.task_ctx())
+                .map_err(|e| self.execution_error(e))?
+                .try_collect::<Vec<RecordBatch>>()
+                .await
+                .map_err(|e| self.execution_error(e))
+        };
+        let batches = crate::contain::contain_async(run).await.map_err(|panic| {
+            CanaryError::data(format!(
+                "a data file cannot be decoded (most likely corrupt; the reader stopped on: {panic})"
+            ))
+        })??;
         Ok((batches, rows_scanned(physical.as_ref())))
     }
 
