@@ -232,6 +232,14 @@ def test_query_errors(project, kwargs, message):
         project.compute(**kwargs)
 
 
+def test_a_tenant_without_rows_is_refused_as_the_cli_refuses_it():
+    # A misspelt tenant would give zeros that look real; the CLI exits 2 with the same words.
+    with pytest.raises(canary.QueryError, match="tenant `acmee` has no rows in any tenant-scoped product"):
+        canary.Project(SAMPLE, tenant="acmee").compute("revenue", grain="quarter")
+    acme = canary.Project(SAMPLE, tenant="acme").compute("revenue", grain="quarter")
+    assert acme.num_rows > 0
+
+
 def test_bad_argument_types(project):
     with pytest.raises(TypeError, match="kpis must hold strings"):
         project.compute(["revenue", 3])
