@@ -5,24 +5,49 @@
 //! a data page). Where Canary hands them input it has not checked itself, it runs them
 //! through [`contain`] or [`contain_async`]: a panic becomes an error with the panic's
 //! message. While any contained work runs, the process's panic hook stays quiet (the
-//! panic may happen on a worker thread of the runtime); outside it, it speaks as before.
+//! panic may happen on a worker thread of the runtime), and for two seconds after it for
+//! panics in dependencies (tasks of a stopped query still decoding); otherwise, and for
+//! Canary's own code, it speaks as before.
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Once;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use futures::FutureExt;
 
 /// How many contained sections are running, on any thread.
 static CONTAINED: AtomicUsize = AtomicUsize::new(0);
+/// When the last contained section ended, in milliseconds since the Unix epoch.
+static LAST_ENDED: AtomicU64 = AtomicU64::new(0);
+/// How long after a contained section a dependency's panic is still its own: a query that
+/// stopped on one corrupt page leaves its other tasks decoding until they are cancelled.
+const LINGER_MS: u64 = 2_000;
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Whether a panic is one contained work causes: inside a section, or a dependency's
+/// (a crate from the registry, not Canary's code) just after one.
+fn contained(info: &std::panic::PanicHookInfo<'_>) -> bool {
+    if CONTAINED.load(Ordering::SeqCst) > 0 {
+        return true;
+    }
+    let dependency = info
+        .location()
+        .is_some_and(|l| l.file().contains("/registry/src/") || l.file().contains("\\registry\\src\\"));
+    dependency && now_ms().saturating_sub(LAST_ENDED.load(Ordering::SeqCst)) < LINGER_MS
+}
 
 fn quiet_hook() {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if CONTAINED.load(Ordering::SeqCst) == 0 {
+            if !contained(info) {
                 previous(info);
             }
         }));
@@ -42,6 +67,7 @@ impl Section {
 
 impl Drop for Section {
     fn drop(&mut self) {
+        LAST_ENDED.store(now_ms(), Ordering::SeqCst);
         CONTAINED.fetch_sub(1, Ordering::SeqCst);
     }
 }
