@@ -272,12 +272,17 @@ pub(crate) fn read_parquet(
     String,
 > {
     use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
-        .and_then(|b| b.build())
-        .map_err(|e| e.to_string())?;
-    let schema = datafusion::arrow::record_batch::RecordBatchReader::schema(&reader);
-    let batches = reader.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
-    Ok((schema, batches))
+    // A result file is input here (anyone may have changed it), and the Parquet reader
+    // panics on some corrupt files (a column chunk of negative length): contained.
+    crate::contain::contain(|| {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
+            .and_then(|b| b.build())
+            .map_err(|e| e.to_string())?;
+        let schema = datafusion::arrow::record_batch::RecordBatchReader::schema(&reader);
+        let batches = reader.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+        Ok((schema, batches))
+    })
+    .map_err(|panic| format!("the Parquet reader stopped on it: {panic}"))?
 }
 
 /// The seq of a record file name (`00000012.json`), if it is one.

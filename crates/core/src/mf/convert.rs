@@ -51,7 +51,10 @@ fn table_schema(location: &Path) -> std::result::Result<Schema, String> {
     };
     crate::catalog::check_local_footer(&file)?;
     let f = std::fs::File::open(&file).map_err(|e| e.to_string())?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| e.to_string())?;
+    // The embedded Arrow schema's decoder panics on some corrupt ones (see `contain`).
+    let builder = crate::contain::contain(|| ParquetRecordBatchReaderBuilder::try_new(f))
+        .map_err(|panic| format!("`{}` is corrupt: {panic}", file.display()))?
+        .map_err(|e| e.to_string())?;
     Ok(builder.schema().as_ref().clone())
 }
 

@@ -327,6 +327,46 @@ async fn export_writes_a_bundle_that_verifies_offline() {
 }
 
 #[tokio::test]
+async fn a_result_file_the_parquet_reader_panics_on_is_a_problem() {
+    // Found by the evidence fuzz target: two bytes (ff 09) of a bundle's result file changed
+    // so that a column chunk has a negative length; the Parquet reader panicked ("column
+    // start and length should not be negative"). The same two bytes at every offset of the
+    // footer's metadata: each is a problem on that file, never a panic.
+    let (dir, _engine, _key) = recorded().await;
+    let out: PathBuf = dir.path().join("bundle");
+    let options = ExportOptions {
+        kpi: "revenue".into(),
+        from: None,
+        to: None,
+        report: ReportFormat::Markdown,
+    };
+    evidence::export(dir.path(), &options, &out, &clock(9)).expect("export");
+    let run = std::fs::read_dir(out.join("runs"))
+        .expect("runs")
+        .flatten()
+        .map(|e| e.path())
+        .next()
+        .expect("a result file");
+    let original = std::fs::read(&run).expect("result");
+    let footer = original.len().saturating_sub(800);
+    for at in footer..original.len() - 1 {
+        let mut bytes = original.clone();
+        bytes[at] = 0xff;
+        bytes[at + 1] = 0x09;
+        if bytes == original {
+            continue;
+        }
+        std::fs::write(&run, &bytes).expect("write");
+        let v = evidence::verify(&out, None).expect("verify");
+        assert!(
+            v.problems.iter().any(|p| p.file.starts_with("runs/")),
+            "offset {at}: {:#?}",
+            v.problems
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_head_far_past_the_log_is_one_problem_not_a_walk() {
     let (dir, _engine, _key) = recorded().await;
     let head = dir.path().join(evidence::EVIDENCE_DIR).join("HEAD");
