@@ -168,12 +168,20 @@ async fn list_product(
         .runtime_env()
         .object_store(url.object_store())
         .map_err(|e| format!("no object store for `{}`: {e}", display_location(product)))?;
+    // A remote store that cannot be listed stops the command; a local folder that cannot
+    // be (a name that is not UTF-8, a link loop) is a problem of the data, on its contract.
+    let remote = url.scheme() != "file";
     let unreachable = |e: &dyn std::error::Error| {
-        Failure::Store(format!(
+        let message = format!(
             "cannot list `{}`: {}",
             display_location(product),
             crate::error::with_causes(e)
-        ))
+        );
+        if remote {
+            Failure::Store(message)
+        } else {
+            Failure::Data(message)
+        }
     };
     let mut files: Vec<ObjectMeta> = url
         .list_all_files(&state, store.as_ref(), ".parquet")
