@@ -287,6 +287,9 @@ def interrupt_once_computing(ready=lambda: True, limit=120.0):
     process has used `STARTED_CPU` more seconds of CPU than when this was called) and
     `ready()` holds. Its `sent` is the `time.monotonic()` of the signal; it gives up after
     `limit` seconds (leaving `sent` None), and sends nothing once `stop` is set."""
+    # A process started in the background by a non-interactive shell inherits SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt handler: install it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     stop = threading.Event()
     state = {"sent": None}
     baseline = time.process_time()
