@@ -453,10 +453,15 @@ fn check_local(url: &ListingTableUrl, product: &Product) -> std::result::Result<
     let Ok(path) = u.to_file_path() else {
         return Ok(());
     };
-    match std::fs::metadata(&path) {
+    check_not_special(&path, &display_location(product))
+}
+
+/// A local path that exists is a regular file or a folder, never a FIFO, a socket or a
+/// device (opening one blocks, or reads without end); `shown` names it in the error.
+pub(crate) fn check_not_special(path: &std::path::Path, shown: &str) -> std::result::Result<(), String> {
+    match std::fs::metadata(path) {
         Ok(meta) if !meta.is_file() && !meta.is_dir() => Err(format!(
-            "`{}` is not a regular file or a folder (a FIFO, a socket or a device): Canary reads only files",
-            display_location(product)
+            "`{shown}` is not a regular file or a folder (a FIFO, a socket or a device): Canary reads only files"
         )),
         _ => Ok(()),
     }

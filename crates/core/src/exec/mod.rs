@@ -31,6 +31,9 @@ pub struct Engine {
     origins: Origins,
     catalog: Catalog,
     ctx: SessionContext,
+    /// Tenants found to have rows (see `check_tenant`), asked once per engine: the files
+    /// were listed when it opened, so the answer holds for its life.
+    tenants_with_rows: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// How to open a project.
@@ -143,6 +146,7 @@ impl Engine {
             origins,
             catalog,
             ctx,
+            tenants_with_rows: std::sync::Mutex::default(),
         })
     }
 
@@ -223,6 +227,9 @@ impl Engine {
     /// tenant filter pushed to the scan), so this reads little.
     async fn check_tenant(&self, tenant: &str) -> Result<()> {
         use datafusion::logical_expr::{LogicalPlanBuilder, col, lit};
+        if self.tenants_with_rows.lock().is_ok_and(|seen| seen.contains(tenant)) {
+            return Ok(());
+        }
         let mut scoped = Vec::new();
         for (id, product) in &self.project.products {
             let Some(column) = &product.tenant_column else {
@@ -240,6 +247,9 @@ impl Engine {
             .and_then(LogicalPlanBuilder::build)
             .map_err(CanaryError::plan)?;
             if self.run(plan).await?.iter().any(|b| b.num_rows() > 0) {
+                if let Ok(mut seen) = self.tenants_with_rows.lock() {
+                    seen.insert(tenant.to_owned());
+                }
                 return Ok(());
             }
         }

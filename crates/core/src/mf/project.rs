@@ -73,15 +73,7 @@ impl MfProject {
 
     /// The scan of a Parquet file or folder of the data folder.
     pub(super) async fn read_table(&self, path: &Path) -> Result<datafusion::logical_expr::LogicalPlan> {
-        if let Ok(meta) = std::fs::metadata(path)
-            && !meta.is_file()
-            && !meta.is_dir()
-        {
-            return Err(CanaryError::query(format!(
-                "`{}` is not a regular file or a folder (a FIFO, a socket or a device): Canary reads only files",
-                path.display()
-            )));
-        }
+        crate::catalog::check_not_special(path, &path.display().to_string()).map_err(CanaryError::query)?;
         let df = self
             .engine
             .session()

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 
 use crate::diagnostic::{Code, Diagnostic, Location};
+use crate::error::CanaryError;
 use crate::model::{ObjectStoreSettings, Project, Settings};
 use crate::spec::{KpiFile, Located, ProductSpec, ProjectSpec, SourceFile, SpanIndex, load_yaml};
 
@@ -437,38 +438,17 @@ fn read_source(root: &Path, path: &Path, overlay: &Overlay) -> Result<SourceFile
             text: text.clone(),
         });
     }
-    let too_big = |size: u64| {
-        Diagnostic::new(
-            Code::InvalidValue,
-            Location {
-                file: display.clone(),
-                line: 1,
-                column: 1,
-            },
-            format!("the file has {size} bytes; spec files may have at most {MAX_SPEC_BYTES}"),
-        )
-    };
-    match std::fs::metadata(path) {
-        Ok(meta) if !meta.is_file() => {
-            return Err(Diagnostic::new(
-                Code::FileNotFound,
-                Location {
-                    file: display.clone(),
-                    line: 1,
-                    column: 1,
-                },
-                "not a regular file",
-            ));
-        }
-        Ok(meta) if meta.len() > MAX_SPEC_BYTES => return Err(too_big(meta.len())),
-        _ => {}
-    }
-    std::fs::read_to_string(path)
+    // Bounded, and only a regular file (a FIFO would block): the one reader of whole files.
+    crate::atomic::read_text(path)
         .map(|text| SourceFile {
             display: display.clone(),
             text,
         })
         .map_err(|e| {
+            let cause = match &e {
+                CanaryError::Io { source, .. } => source.to_string(),
+                other => other.to_string(),
+            };
             Diagnostic::new(
                 Code::FileNotFound,
                 Location {
@@ -476,7 +456,7 @@ fn read_source(root: &Path, path: &Path, overlay: &Overlay) -> Result<SourceFile
                     line: 1,
                     column: 1,
                 },
-                format!("cannot read the file: {e}"),
+                format!("cannot read the file: {cause}"),
             )
         })
 }
@@ -493,9 +473,6 @@ pub fn display_path(root: &Path, path: &Path) -> String {
 
 /// The most spec files a project's patterns may match.
 pub const MAX_SPEC_FILES: usize = 10_000;
-
-/// The largest spec file read, in bytes.
-pub const MAX_SPEC_BYTES: u64 = 8 * 1024 * 1024;
 
 /// The most partitions a plan may be cut into (`settings.target_partitions`).
 pub const MAX_TARGET_PARTITIONS: usize = 1024;
