@@ -16,7 +16,7 @@ PY_TEST_DEPS := maturin pytest duckdb pandas pyarrow numpy polars matplotlib pyy
 PY_LINT_DEPS := ruff mypy pandas-stubs pyarrow-stubs
 WHEELS := target/wheels
 
-.PHONY: help build demo test test-rust test-python wheel conformance lint fmt bench bench-python fuzz sys-deps data schemas clean
+.PHONY: help build demo test test-rust test-python test-mf-diff conformance-diff mf-venv wheel conformance lint fmt bench bench-python fuzz sys-deps data schemas clean
 
 help: ## Show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -28,7 +28,7 @@ demo: build ## Compute the sample KPI pack by month, drilled down by channel
 	$(CANARY) --project $(SAMPLE) validate
 	$(CANARY) --project $(SAMPLE) compute @demo --grain month --by channel --from 2025-07 --to 2026-01
 
-test: lint test-rust conformance test-python ## Run every test (lint first, then Rust, Python, MetricFlow suite), installing what they need
+test: lint test-rust conformance test-python test-mf-diff ## Run every test (lint first, then Rust, Python, MetricFlow suite and MetricFlow as oracle), installing what they need
 
 test-rust: ## Rust unit, integration and doc tests; benches compiled in test mode
 	$(CARGO) test --workspace --exclude canary-py --all-targets
@@ -50,7 +50,28 @@ sys-deps:
 	@command -v strace >/dev/null || (apt-get update -qq && apt-get install -y -qq strace >/dev/null)
 
 test-python: build wheel sys-deps ## Python tests: the wheel's API, DuckDB and pandas oracles, the hostile corpus, S3 on loopback, faults
-	CANARY_BIN=$(CURDIR)/$(CANARY) $(VPY) -m pytest -q tests
+	CANARY_BIN=$(CURDIR)/$(CANARY) $(VPY) -m pytest -q tests --ignore=tests/mf_diff
+
+# MetricFlow itself as the oracle, in its own virtualenv (its pins are not the test venv's).
+MF_VENV := .venv-mf
+MF_PY := $(MF_VENV)/bin/python
+MF_PY_DEPS := metricflow==0.213.0 duckdb pyarrow pyyaml pytest
+N ?= 2000
+SEED ?= 1
+
+$(MF_VENV)/.installed: Makefile
+	$(PYTHON) -m venv $(MF_VENV)
+	$(MF_PY) -m pip install --quiet --disable-pip-version-check $(MF_PY_DEPS)
+	touch $@
+
+mf-venv: wheel $(MF_VENV)/.installed
+	$(MF_PY) -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall $(WHEELS)/canary-*.whl
+
+test-mf-diff: mf-venv ## Generated MetricFlow queries, MetricFlow itself against Canary (bounded sample, fixed seed)
+	$(MF_PY) -m pytest -q tests/mf_diff
+
+conformance-diff: mf-venv ## A longer differential run: make conformance-diff N=5000 SEED=7 (report in target/mf-diff.json)
+	$(MF_PY) tests/mf_diff/run.py --queries $(N) --seed $(SEED) --report target/mf-diff.json
 
 conformance: ## MetricFlow's integration cases through Canary (MetricFlow YAML, dbt's JSON manifest, dbt property files); fails when a case listed in crates/conformance/passing/ stops passing
 	$(CARGO) run -p canary-conformance --

@@ -127,5 +127,7 @@ def mf_query(
     start_time: str | None,
     end_time: str | None,
     saved_query: str | None,
+    min_max_only: bool,
+    apply_group_by: bool,
 ) -> Result: ...
 def validate(path: str, files: list[str]) -> tuple[list[Diagnostic], int, int, str, str]: ...

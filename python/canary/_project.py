@@ -305,6 +305,8 @@ def mf_query(
     start_time: Instant | None = None,
     end_time: Instant | None = None,
     saved_query: str | None = None,
+    min_max_only: bool = False,
+    apply_group_by: bool = True,
 ) -> Result:
     """Answer a MetricFlow query, as ``canary mf query`` does.
 
@@ -313,6 +315,9 @@ def mf_query(
     ``group_by`` takes MetricFlow names (``metric_time__month``,
     ``listing__country_latest``); ``where`` is one filter or a list of them, in
     MetricFlow's filter language; ``order_by`` names outputs, ``-name`` for descending.
+    ``min_max_only`` gives only the minimum and maximum of each group-by
+    (``--min-max-only``); ``apply_group_by=False`` keeps duplicate rows of a query without
+    metrics (``--no-dedupe``, MetricFlow's ``apply_group_by: false``).
     """
     if limit is not None and (not isinstance(limit, int) or limit < 0):
         raise ValueError(f"limit must be a non-negative integer, not {limit!r}")
@@ -328,5 +333,7 @@ def mf_query(
             instant(start_time, "start_time"),
             instant(end_time, "end_time"),
             optional_text(saved_query, "saved_query"),
+            bool(min_max_only),
+            bool(apply_group_by),
         )
     )

@@ -15,7 +15,7 @@ use pyo3::prelude::*;
 
 /// Answer a MetricFlow query over a manifest and a folder of tables, as `canary mf query`.
 #[pyfunction]
-#[pyo3(signature = (manifest, data, metrics, group_by, where_filters, order_by, limit, start_time, end_time, saved_query))]
+#[pyo3(signature = (manifest, data, metrics, group_by, where_filters, order_by, limit, start_time, end_time, saved_query, min_max_only, apply_group_by))]
 #[allow(clippy::too_many_arguments)]
 fn mf_query(
     py: Python<'_>,
@@ -29,6 +29,8 @@ fn mf_query(
     start_time: Option<String>,
     end_time: Option<String>,
     saved_query: Option<String>,
+    min_max_only: bool,
+    apply_group_by: bool,
 ) -> PyResult<result::Result> {
     let query = MfQuery {
         metrics,
@@ -39,7 +41,8 @@ fn mf_query(
         start_time,
         end_time,
         saved_query,
-        ..MfQuery::default()
+        min_max_only,
+        apply_group_by,
     };
     let result = runtime::run(
         py,

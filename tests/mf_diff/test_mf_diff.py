@@ -1,0 +1,40 @@
+"""MetricFlow itself as the oracle: a bounded, seeded sample of generated queries through
+MetricFlow (on DuckDB) and through Canary, and the frozen regression cases.
+
+`make conformance-diff N=...` runs a longer sample; `run.py` documents the outcomes.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import run  # noqa: E402
+
+#: The sample `make test` runs: fixed seed, about two minutes.
+QUERIES = 600
+SEED = 20261206
+#: The agreement this sample has reached (a ratchet: raise it as fixes land, never lower it).
+FLOOR = 0.60
+
+
+def require_inputs() -> None:
+    if not run.SUITE.is_dir():
+        pytest.fail(f"the external suite is missing: {run.SUITE} (../shared beside the repository)")
+    if not run.DATA.is_dir():
+        pytest.fail(f"{run.DATA} is missing: run `make conformance` first (it writes the suite's tables)")
+
+
+def test_generated_queries_agree_with_metricflow() -> None:
+    require_inputs()
+    summary = run.run(QUERIES, SEED, [], show=10, report=run.ROOT / "target" / "mf-diff-test.json")
+    assert summary["agreement"] is not None
+    assert summary["agreement"] >= FLOOR, (
+        f"agreement with MetricFlow fell to {summary['agreement']:.2%} (floor {FLOOR:.0%}); "
+        "see target/mf-diff-test.json"
+    )
