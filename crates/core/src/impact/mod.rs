@@ -370,7 +370,13 @@ fn column_change(spec: &ProductSpec, kind: ChangeKind, column: &str, detail: Str
 fn entities(old: &ProductSpec, new: &ProductSpec, out: &mut Vec<Change>) {
     let before = by_name(&old.entities, |e| &e.name);
     let after = by_name(&new.entities, |e| &e.name);
-    let column = |e: &EntitySpec| present(&e.column).unwrap_or(e.name.trim()).to_owned();
+    // The key: a computed one by its expression, else its column.
+    let column = |e: &EntitySpec| {
+        present(&e.expr)
+            .or(present(&e.column))
+            .unwrap_or(e.name.trim())
+            .to_owned()
+    };
     for (&name, &(_, e)) in &before {
         let col = column(e);
         let Some(&(_, n)) = after.get(name) else {

@@ -26,6 +26,31 @@ pub struct Imported {
     pub unsupported: BTreeMap<String, String>,
     /// Semantic model that holds each measure.
     pub measure_models: BTreeMap<String, String>,
+    /// Measures of semantic models whose table cannot be read, with why: the metrics on
+    /// them are unsupported, the rest of the manifest still answers (as MetricFlow does).
+    pub unreadable: BTreeMap<String, String>,
+}
+
+/// Where each measure lives, for the conversion of metrics.
+struct Measures<'a> {
+    models: &'a BTreeMap<String, String>,
+    unreadable: &'a BTreeMap<String, String>,
+}
+
+impl Measures<'_> {
+    fn model(&self, measure: &str) -> std::result::Result<&String, String> {
+        self.models.get(measure).ok_or_else(|| {
+            self.unreadable
+                .get(measure)
+                .cloned()
+                .unwrap_or_else(|| format!("unknown measure `{measure}`"))
+        })
+    }
+}
+
+/// Whether the table of a semantic model is there at all (a file or a folder).
+fn location_exists(data: &Path, model: &SemanticModel) -> bool {
+    table_location(data, model).exists()
 }
 
 /// Where the table a semantic model reads lives: `DATA/alias.parquet` (a file or a folder),
@@ -83,6 +108,14 @@ pub fn import(manifest: &Manifest, data: &Path) -> Result<Imported> {
                 }
                 out.products.push(p);
             }
+            // A table that is not there leaves its model out; any other problem is the
+            // manifest's and stops the import.
+            Err(e) if !location_exists(data, model) => {
+                for m in &model.measures {
+                    let why = format!("semantic model `{}`: {e}", model.name);
+                    out.unreadable.insert(m.name.clone(), why);
+                }
+            }
             Err(e) => problems.push(format!("semantic model `{}`: {e}", model.name)),
         }
     }
@@ -110,7 +143,11 @@ pub fn import(manifest: &Manifest, data: &Path) -> Result<Imported> {
     }
     let metrics: BTreeMap<&str, &Metric> = all_metrics.iter().map(|m| (m.name.as_str(), m)).collect();
     for metric in &all_metrics {
-        match kpis(manifest, &metrics, &out.measure_models, metric) {
+        let measures = Measures {
+            models: &out.measure_models,
+            unreadable: &out.unreadable,
+        };
+        match kpis(manifest, &metrics, &measures, metric) {
             Ok(k) => out.kpis.extend(k),
             Err(reason) => {
                 out.unsupported.insert(metric.name.clone(), reason);
@@ -213,16 +250,13 @@ fn product(model: &SemanticModel, data: &Path) -> std::result::Result<ProductSpe
             other => return Err(format!("entity `{}` of type `{other}` is not supported yet", e.name)),
         };
         let expr = e.expr.as_ref().map(|x| x.as_sql()).unwrap_or_else(|| e.name.clone());
-        if !is_identifier(&expr) {
-            return Err(format!(
-                "entity `{}` is an expression (`{expr}`), not supported yet",
-                e.name
-            ));
-        }
+        // A key that is not a plain column is computed (`expr: a || b`, `expr: 1`).
+        let computed = !is_identifier(&expr);
         entities.push(EntitySpec {
             name: e.name.clone(),
             kind,
-            column: Some(expr.clone()),
+            column: (!computed).then(|| expr.clone()),
+            expr: computed.then(|| expr.clone()),
         });
         // Entities can be grouped and filtered by, as `entity` or `model__entity`.
         if !dimensions.iter().any(|d| d.name == e.name) {
@@ -335,7 +369,7 @@ fn and_all(parts: Vec<String>) -> Option<String> {
 /// The measure and rendered filters of a simple metric, with `extra` filter templates.
 fn simple_parts(
     manifest: &Manifest,
-    measure_models: &BTreeMap<String, String>,
+    measures: &Measures<'_>,
     metric: &Metric,
     extra: &[String],
 ) -> std::result::Result<(String, Option<String>), String> {
@@ -344,9 +378,7 @@ fn simple_parts(
         .measure
         .as_ref()
         .ok_or("a simple metric needs a measure")?;
-    let model = measure_models
-        .get(input.name())
-        .ok_or_else(|| format!("unknown measure `{}`", input.name()))?;
+    let model = measures.model(input.name())?;
     let mut templates: Vec<String> = metric.filter.iter().flat_map(|f| f.templates()).collect();
     if let MeasureInput::Object { filter: Some(f), .. } = input {
         templates.extend(f.templates());
@@ -374,7 +406,7 @@ fn joins_time_spine(metric: &Metric) -> bool {
 /// A conversion metric's parameters as Canary's conversion spec.
 fn conversion_spec(
     manifest: &Manifest,
-    measure_models: &BTreeMap<String, String>,
+    measures: &Measures<'_>,
     metric: &Metric,
     params: &serde_json::Value,
 ) -> std::result::Result<crate::spec::ConversionSpec, String> {
@@ -390,9 +422,7 @@ fn conversion_spec(
         {
             return Err(format!("`join_to_timespine` on `{key}` is not supported yet"));
         }
-        let model = measure_models
-            .get(input.name())
-            .ok_or_else(|| format!("unknown measure `{}`", input.name()))?;
+        let model = measures.model(input.name())?;
         let mut templates: Vec<String> = extra.to_vec();
         if let MeasureInput::Object { filter: Some(f), .. } = &input {
             templates.extend(f.templates());
@@ -494,13 +524,13 @@ fn fill_nulls_with(metric: &Metric) -> std::result::Result<Option<String>, Strin
 fn kpis(
     manifest: &Manifest,
     metrics: &BTreeMap<&str, &Metric>,
-    measure_models: &BTreeMap<String, String>,
+    measures: &Measures<'_>,
     metric: &Metric,
 ) -> std::result::Result<Vec<KpiSpec>, String> {
     let c = MetricKpis {
         manifest,
         metrics,
-        measure_models,
+        measures,
         metric,
     };
     let mut out = Vec::new();
@@ -522,7 +552,7 @@ fn kpis(
 struct MetricKpis<'a> {
     manifest: &'a Manifest,
     metrics: &'a BTreeMap<&'a str, &'a Metric>,
-    measure_models: &'a BTreeMap<String, String>,
+    measures: &'a Measures<'a>,
     metric: &'a Metric,
 }
 
@@ -556,7 +586,7 @@ impl MetricKpis<'_> {
                 input.name()
             ));
         }
-        let (measure, filter) = simple_parts(self.manifest, self.measure_models, inner, &all)?;
+        let (measure, filter) = simple_parts(self.manifest, self.measures, inner, &all)?;
         let id = format!("{}__input_{n}", self.metric.name);
         let mut k = kpi(&id, KpiType::Simple);
         k.measure = Some(measure);
@@ -571,7 +601,7 @@ impl MetricKpis<'_> {
 
     fn simple(&self, out: &mut Vec<KpiSpec>) -> Converted {
         let metric = self.metric;
-        let (measure, filter) = simple_parts(self.manifest, self.measure_models, metric, &[])?;
+        let (measure, filter) = simple_parts(self.manifest, self.measures, metric, &[])?;
         let mut k = kpi(&metric.name, KpiType::Simple);
         k.measure = Some(measure);
         k.filter = filter;
@@ -636,7 +666,7 @@ impl MetricKpis<'_> {
     /// (`period_agg`, first by default): Canary's daily cumulative KPIs.
     fn cumulative(&self, out: &mut Vec<KpiSpec>) -> Converted {
         let metric = self.metric;
-        let (measure, filter) = simple_parts(self.manifest, self.measure_models, metric, &[])?;
+        let (measure, filter) = simple_parts(self.manifest, self.measures, metric, &[])?;
         let p = &metric.type_params;
         let params = p.cumulative_type_params.as_ref();
         let text = |key: &str| params.and_then(|c| c.get(key)).filter(|v| !v.is_null());
@@ -682,7 +712,7 @@ impl MetricKpis<'_> {
             .conversion_type_params
             .as_ref()
             .ok_or("a conversion metric needs `conversion_type_params`")?;
-        let conversion = conversion_spec(self.manifest, self.measure_models, metric, params)?;
+        let conversion = conversion_spec(self.manifest, self.measures, metric, params)?;
         let calculation = conversion.calculation;
         // `fill_nulls_with` on the conversion measure: the count where there is none.
         let fill = params

@@ -23,6 +23,10 @@ pub struct JoinStep {
     pub entity: String,
     pub left_column: String,
     pub right_column: String,
+    /// Computed keys (SQL over the parent's and the member's columns), where the entity
+    /// has one instead of a column.
+    pub left_expr: Option<String>,
+    pub right_expr: Option<String>,
 }
 
 /// The products reachable from a root product without repeating its rows.
@@ -92,6 +96,8 @@ impl Scope {
                             entity: entity.clone(),
                             left_column: e.column.clone(),
                             right_column: target.column.clone(),
+                            left_expr: e.expr.clone(),
+                            right_expr: target.expr.clone(),
                         }),
                         depth: depth + 1,
                     });

@@ -134,7 +134,10 @@ pub struct Column {
 #[derive(Debug, Clone, Serialize)]
 pub struct Entity {
     pub kind: EntityKind,
+    /// The key column, or for a computed key the entity's name.
     pub column: String,
+    /// A computed key: SQL over the product's columns.
+    pub expr: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

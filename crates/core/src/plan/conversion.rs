@@ -9,7 +9,7 @@ use datafusion::logical_expr::{Expr, ExprFunctionExt, LogicalPlanBuilder, ident,
 
 use super::PERIOD_COLUMN;
 use super::aggregate::aggregate;
-use super::planner::{Frame, LeafKind, Planner, column};
+use super::planner::{Frame, LeafKind, Planner, entity_key};
 use super::rows::{RowOptions, Rows, pe};
 use super::time::{ts_lit, unshift};
 use crate::error::{CanaryError, Result};
@@ -74,7 +74,17 @@ impl Planner<'_> {
             b = b.filter(f).map_err(pe)?;
         }
         let mut projection = Self::group_exprs(&period, &dims);
-        projection.push(column(&base.product, &bp.entities[entity].column).alias("_e"));
+        let key = &bp.entities[entity];
+        projection.push(
+            entity_key(
+                self.project,
+                &base.product,
+                &base.product,
+                &key.column,
+                key.expr.as_deref(),
+            )?
+            .alias("_e"),
+        );
         projection.push(base_time.alias("_bt"));
         projection.push(base_value.alias("_bv"));
         for (i, p) in properties.iter().enumerate() {
@@ -188,7 +198,17 @@ impl Planner<'_> {
                 .map_err(pe)?;
         }
         let mut conv_columns = vec![
-            column(&conversion.product, &cp.entities[entity].column).alias("_ce"),
+            {
+                let key = &cp.entities[entity];
+                entity_key(
+                    self.project,
+                    &conversion.product,
+                    &conversion.product,
+                    &key.column,
+                    key.expr.as_deref(),
+                )?
+                .alias("_ce")
+            },
             conv_time.alias("_ct"),
             conv_value.alias("_cv"),
         ];

@@ -11,7 +11,7 @@ use indexmap::IndexMap;
 
 use super::PERIOD_COLUMN;
 use super::aggregate::{aggregate, value_expr};
-use super::planner::{Frame, LeafKind, Planner, column};
+use super::planner::{Frame, LeafKind, Planner, column, entity_key};
 use super::rows::{RowOptions, Rows, conjunction, day_counter, pe, split_conjunction_owned};
 use super::time::{shift_expr, shifts_clamp, ts, unshift_expr};
 use crate::error::{CanaryError, Result};
@@ -152,22 +152,25 @@ impl Planner<'_> {
                             None => valid,
                         });
                     }
-                    left.join(
-                        b.build().map_err(pe)?,
-                        JoinType::Left,
-                        (
-                            vec![datafusion::common::Column::new(
-                                Some(parent.as_str()),
-                                join.left_column.as_str(),
-                            )],
-                            vec![datafusion::common::Column::new(
-                                Some(member.qualifier.as_str()),
-                                join.right_column.as_str(),
-                            )],
-                        ),
-                        partitions,
-                    )
-                    .map_err(pe)?
+                    let parent_product = &scope.members[join.parent].product;
+                    let keys = (
+                        vec![entity_key(
+                            self.project,
+                            parent_product,
+                            parent,
+                            &join.left_column,
+                            join.left_expr.as_deref(),
+                        )?],
+                        vec![entity_key(
+                            self.project,
+                            &member.product,
+                            &member.qualifier,
+                            &join.right_column,
+                            join.right_expr.as_deref(),
+                        )?],
+                    );
+                    left.join_with_expr_keys(b.build().map_err(pe)?, JoinType::Left, keys, partitions)
+                        .map_err(pe)?
                 }
                 (Some(_), None) => return Err(CanaryError::internal("a joined member without a join")),
             });
@@ -240,16 +243,9 @@ impl Planner<'_> {
             ])
             .and_then(LogicalPlanBuilder::build)
             .map_err(pe)?;
-        b.join(
-            values,
-            JoinType::Left,
-            (
-                vec![datafusion::common::Column::new(Some(product), e.column.as_str())],
-                vec![datafusion::common::Column::from_name(key)],
-            ),
-            None,
-        )
-        .map_err(pe)
+        let own_key = entity_key(project, product, product, &e.column, e.expr.as_deref())?;
+        b.join_with_expr_keys(values, JoinType::Left, (vec![own_key], vec![ident(key)]), None)
+            .map_err(pe)
     }
 
     /// Equality of the partition dimensions `member` shares (by name) with its nearest
@@ -537,7 +533,11 @@ impl Planner<'_> {
         let mut projection = Self::group_exprs(&period, &dims);
         projection.push(snapshot.alias("_snap"));
         for e in &na.per {
-            projection.push(column(product, &p.entities[e].column).alias(format!("_per_{e}")));
+            let key = &p.entities[e];
+            projection.push(
+                entity_key(self.project, product, product, &key.column, key.expr.as_deref())?
+                    .alias(format!("_per_{e}")),
+            );
         }
         projection.push(value.alias("_val"));
         b = b.project(projection).map_err(pe)?;

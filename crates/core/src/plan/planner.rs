@@ -774,8 +774,8 @@ impl<'a> Planner<'a> {
                 match scope.dimension(project, base) {
                     Ok(d) => d.expr,
                     // An entity of the product groups by its key column.
-                    Err(DimensionError::Unknown { .. }) if own_entity.is_some() => {
-                        column(product, &own_entity.map(|e| e.column.clone()).unwrap_or_default())
+                    Err(DimensionError::Unknown { .. }) if let Some(e) = own_entity => {
+                        entity_key(project, product, product, &e.column, e.expr.as_deref())?
                     }
                     Err(DimensionError::Unknown { valid, .. }) => {
                         return Err(CanaryError::query_hint(
@@ -886,6 +886,24 @@ pub(super) fn entity_metric_parts(name: &str) -> Option<(String, String)> {
 
 /// The name filters and `by` use for the time a measure is aggregated over.
 pub const METRIC_TIME: &str = "metric_time";
+
+/// The key of an entity of `product`, read under `qualifier`: its column, or its computed
+/// key parsed (through the expression allow-list) over the product's columns.
+pub(super) fn entity_key(
+    project: &Project,
+    product: &str,
+    qualifier: &str,
+    column_name: &str,
+    expr: Option<&str>,
+) -> Result<Expr> {
+    let Some(sql) = expr else {
+        return Ok(column(qualifier, column_name));
+    };
+    let schema = crate::model::declared_schema(&project.products[product]);
+    let own = DFSchema::try_from_qualified_schema(qualifier, &schema)
+        .map_err(|e| CanaryError::internal(format!("the schema of `{product}`: {e}")))?;
+    parse_expr(sql, &own).map_err(|e| CanaryError::query(format!("the key of an entity of `{product}` (`{sql}`): {e}")))
+}
 
 /// A column reference that is never parsed for a qualifier (names may contain dots).
 pub(super) fn column(qualifier: &str, name: &str) -> Expr {

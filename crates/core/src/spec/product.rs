@@ -127,6 +127,11 @@ pub struct EntitySpec {
     /// Column holding the key (default: the entity name).
     #[serde(default)]
     pub column: Option<String>,
+    /// A key computed from the product's columns instead of read from one (a restricted SQL
+    /// expression, like a dimension's: `CAST(id AS VARCHAR)`, `region || '-' || store`).
+    /// Not with `column`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expr: Option<String>,
 }
 
 /// Kind of dimension.

@@ -138,8 +138,8 @@ pub(super) fn validate_product(
     {
         diags.push(names.unknown(t, spec.at("tenant_column"), "tenant column"));
     }
-    let entities = entities(spec, &names, diags);
     let own = own_schema(&p.product, &partitions, &columns);
+    let entities = entities(spec, &names, own.as_ref(), diags);
     let mut dimensions = IndexMap::new();
     for (i, d) in p.dimensions.iter().enumerate() {
         if let Some(dim) = dimension(spec, i, own.as_ref(), &dimensions, diags) {
@@ -242,20 +242,34 @@ fn columns(spec: &Located<ProductSpec>, diags: &mut Vec<Diagnostic>) -> IndexMap
 fn entities(
     spec: &Located<ProductSpec>,
     names: &ColumnNames<'_>,
+    own: Option<&DFSchema>,
     diags: &mut Vec<Diagnostic>,
 ) -> IndexMap<String, Entity> {
     let mut entities = IndexMap::new();
     for (i, e) in spec.value.entities.iter().enumerate() {
         check_name(&e.name, "entity", spec.at(&format!("entities.{i}.name")), diags);
         let column = e.column.clone().unwrap_or_else(|| e.name.clone());
-        if !names.contains(&column) {
+        if e.expr.is_some() && e.column.is_some() {
+            diags.push(Diagnostic::new(
+                Code::InvalidValue,
+                spec.at(&format!("entities.{i}.expr")),
+                format!("entity `{}` has both `column` and `expr`; give one", e.name),
+            ));
+        } else if let (Some(sql), Some(own)) = (&e.expr, own)
+            && let Err(err) = parse_expr(sql, own)
+        {
+            let at = spec.at(&format!("entities.{i}.expr"));
+            diags.push(expr_diag(err, at, &format!("entity `{}`", e.name)));
+        } else if e.expr.is_none() && !names.contains(&column) {
             let field = if e.column.is_some() { "column" } else { "name" };
             diags.push(names.unknown(&column, spec.at(&format!("entities.{i}.{field}")), "entity column"));
         }
-        if entities
-            .insert(e.name.clone(), Entity { kind: e.kind, column })
-            .is_some()
-        {
+        let entity = Entity {
+            kind: e.kind,
+            column,
+            expr: e.expr.clone(),
+        };
+        if entities.insert(e.name.clone(), entity).is_some() {
             diags.push(Diagnostic::new(
                 Code::DuplicateId,
                 spec.at(&format!("entities.{i}.name")),
