@@ -318,6 +318,59 @@ def run(n: int, seed: int, only: list[str], show: int, report: Path | None) -> d
     return summary
 
 
+def query_of(d: dict[str, Any]) -> Query:
+    q = Query(d["manifest"])
+    for k in ("metrics", "group_by", "where", "order_by"):
+        setattr(q, k, list(d.get(k) or []))
+    q.limit = d.get("limit")
+    q.saved_query = d.get("saved_query")
+    q.apply_group_by = d.get("apply_group_by", True)
+    q.start = dt.datetime.fromisoformat(d["start"]) if d.get("start") else None
+    q.end = dt.datetime.fromisoformat(d["end"]) if d.get("end") else None
+    return q
+
+
+def freeze(path: Path) -> None:
+    """Ask MetricFlow for the answer to every regression case and write it into the file."""
+    oracle = Oracle(SUITE)
+    cases = yaml.safe_load(path.read_text())
+    for c in cases:
+        mf = ask_metricflow(oracle, query_of(c["query"]))
+        if mf.error is not None:
+            c["metricflow"] = {"refuses": mf.error[:300]}
+        else:
+            c["metricflow"] = {"columns": mf.columns, "rows": [[encode(v) for v in r] for r in mf.rows or []]}
+    head = "".join(line + "\n" for line in path.read_text().splitlines() if line.startswith("#"))
+    path.write_text(head + yaml.safe_dump(cases, sort_keys=False, width=200))
+
+
+def encode(v: Any) -> Any:
+    return v.isoformat(sep=" ") if isinstance(v, dt.datetime) else v
+
+
+def decode(v: Any) -> Any:
+    if isinstance(v, str) and len(v) >= 19 and v[4] == "-" and v[10] == " ":
+        try:
+            return dt.datetime.fromisoformat(v)
+        except ValueError:
+            return v
+    return norm(v)
+
+
+def check_frozen(case: dict[str, Any]) -> str | None:
+    """Canary against a frozen MetricFlow answer: `None` when they agree, else why not."""
+    q = query_of(case["query"])
+    cn = ask_canary(q)
+    want = case["metricflow"]
+    if "refuses" in want:
+        return None if cn.error is not None else f"MetricFlow refuses ({want['refuses'][:120]}), Canary answers"
+    if cn.error is not None:
+        return f"Canary refuses: {cn.error}"
+    mf = Answer([c.lower() for c in want["columns"]], [tuple(decode(v) for v in r) for r in want["rows"]])
+    verdict = judge(q, mf, cn, [])
+    return None if verdict == "agree" else f"{verdict}: MetricFlow {shown(mf)}, Canary {shown(cn)}"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--queries", "-n", type=int, default=300)
@@ -325,7 +378,11 @@ def main() -> None:
     p.add_argument("--manifest", action="append", default=[])
     p.add_argument("--show", type=int, default=20)
     p.add_argument("--report", type=Path)
+    p.add_argument("--freeze", type=Path, help="write MetricFlow's answers into a regression file, and stop")
     a = p.parse_args()
+    if a.freeze:
+        freeze(a.freeze)
+        return
     run(a.queries, a.seed, a.manifest, a.show, a.report)
 
 

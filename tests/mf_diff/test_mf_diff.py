@@ -38,3 +38,16 @@ def test_generated_queries_agree_with_metricflow() -> None:
         f"agreement with MetricFlow fell to {summary['agreement']:.2%} (floor {FLOOR:.0%}); "
         "see target/mf-diff-test.json"
     )
+
+
+def frozen_cases() -> list[dict]:
+    import yaml
+
+    return list(yaml.safe_load((HERE / "regressions.yaml").read_text()))
+
+
+@pytest.mark.parametrize("case", frozen_cases(), ids=lambda c: c["why"][:60])
+def test_frozen_regressions_keep_metricflow_s_answer(case: dict) -> None:
+    require_inputs()
+    problem = run.check_frozen(case)
+    assert problem is None, f"{case['query']}: {problem}"

@@ -9,6 +9,7 @@ use datafusion::logical_expr::{Expr, LogicalPlanBuilder, ident};
 
 use super::dimensions::push_unique;
 use super::filter;
+use super::manifest::MetricInput;
 use super::names::{MfName, resolve};
 use super::project::MfProject;
 use super::request::MfQuery;
@@ -241,6 +242,7 @@ impl MfProject {
                 ));
             }
         }
+        self.check_time_bound_metrics(q)?;
         let root = self
             .root_model(&q.metrics[0])
             .ok_or_else(|| CanaryError::internal("a metric without a semantic model"))?;
@@ -373,6 +375,79 @@ impl MfProject {
     }
 
     /// The time dimension (`model.dimension`) all `metrics` aggregate over, if one.
+    /// Why `metric` only has a value per period of its time (a cumulative metric over a
+    /// window or to the start of a grain, or one reading an input shifted in time), itself or
+    /// through its inputs; `None` when it has a value without a time group-by.
+    fn time_bound(&self, metric: &str, depth: usize) -> Option<String> {
+        let m = self.manifest.metrics.iter().find(|m| m.name == metric)?;
+        let p = &m.type_params;
+        let cumulative = p.cumulative_type_params.as_ref();
+        let windowed = p.window.is_some()
+            || p.grain_to_date.is_some()
+            || cumulative.is_some_and(|c| {
+                !c.get("window").unwrap_or(&serde_json::Value::Null).is_null()
+                    || !c.get("grain_to_date").unwrap_or(&serde_json::Value::Null).is_null()
+            });
+        if m.kind.eq_ignore_ascii_case("cumulative") && windowed {
+            return Some(format!(
+                "`{metric}` accumulates over a window or to the start of a period"
+            ));
+        }
+        let inputs = p
+            .metrics
+            .iter()
+            .flatten()
+            .chain(p.numerator.iter())
+            .chain(p.denominator.iter());
+        for input in inputs {
+            if let MetricInput::Object {
+                offset_window,
+                offset_to_grain,
+                ..
+            } = input
+                && (offset_window.is_some() || offset_to_grain.is_some())
+            {
+                return Some(format!("`{metric}` reads `{}` shifted in time", input.name()));
+            }
+            // Manifests are acyclic once loaded; the depth only guards a malformed one.
+            if depth < 64
+                && let Some(why) = self.time_bound(input.name(), depth + 1)
+            {
+                return Some(why);
+            }
+        }
+        None
+    }
+
+    /// MetricFlow refuses a metric that only has a value per period when the query does not
+    /// group by `metric_time` or by the metric's own time dimension: there is no single
+    /// number to give. So does Canary, rather than answer one.
+    fn check_time_bound_metrics(&self, q: &MfQuery) -> Result<()> {
+        let names: Vec<MfName> = q
+            .group_by
+            .iter()
+            .map(|g| MfName::parse_with(g, &self.custom_names()))
+            .collect();
+        if names.iter().any(MfName::is_metric_time) {
+            return Ok(());
+        }
+        for m in &q.metrics {
+            let Some(why) = self.time_bound(m, 0) else { continue };
+            let own_time = self.root_model(m).and_then(|model| {
+                let product = self.engine.project().product(&model)?;
+                product.time_dimension.clone()
+            });
+            if own_time.is_some_and(|t| names.iter().any(|n| n.element == t && n.entity_path.len() == 1)) {
+                continue;
+            }
+            return Err(CanaryError::query_hint(
+                format!("metric `{m}` has a value per period only ({why}), and the query has no time to group by"),
+                "add `metric_time` at a grain (`--group-by metric_time__month`), as MetricFlow requires",
+            ));
+        }
+        Ok(())
+    }
+
     pub(super) fn shared_time_dimension(&self, metrics: &[String]) -> Option<String> {
         let mut shared: Option<String> = None;
         for m in metrics {
