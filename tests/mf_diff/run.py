@@ -318,6 +318,21 @@ def run(n: int, seed: int, only: list[str], show: int, report: Path | None) -> d
     return summary
 
 
+def tag_table(summary: dict[str, Any]) -> str:
+    """Agreement per metric type and per feature class, as a Markdown table."""
+    lines = ["| class | queries | MetricFlow answers | agree | agreement | Canary refuses too | Canary answers |"]
+    lines.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for tag, c in summary["by_tag"].items():
+        answered = c.get("agree", 0) + c.get("disagree", 0) + c.get("canary_error", 0)
+        rate = f"{c.get('agree', 0) / answered:.1%}" if answered else "-"
+        total = sum(c.values())
+        lines.append(
+            f"| {tag} | {total} | {answered} | {c.get('agree', 0)} | {rate} | "
+            f"{c.get('both_refuse', 0)} | {c.get('canary_only', 0)} |"
+        )
+    return "\n".join(lines)
+
+
 def query_of(d: dict[str, Any]) -> Query:
     q = Query(d["manifest"])
     for k in ("metrics", "group_by", "where", "order_by"):
@@ -378,12 +393,15 @@ def main() -> None:
     p.add_argument("--manifest", action="append", default=[])
     p.add_argument("--show", type=int, default=20)
     p.add_argument("--report", type=Path)
+    p.add_argument("--table", action="store_true", help="print agreement per metric type and feature class")
     p.add_argument("--freeze", type=Path, help="write MetricFlow's answers into a regression file, and stop")
     a = p.parse_args()
     if a.freeze:
         freeze(a.freeze)
         return
-    run(a.queries, a.seed, a.manifest, a.show, a.report)
+    summary = run(a.queries, a.seed, a.manifest, a.show, a.report)
+    if a.table:
+        print(tag_table(summary))
 
 
 if __name__ == "__main__":
