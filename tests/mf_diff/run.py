@@ -376,6 +376,11 @@ def check_frozen(case: dict[str, Any]) -> str | None:
     """Canary against a frozen MetricFlow answer: `None` when they agree, else why not."""
     q = query_of(case["query"])
     cn = ask_canary(q)
+    if "canary_refuses" in case:
+        # A known gap: Canary refuses (with this message) rather than answer differently.
+        if cn.error is None or case["canary_refuses"] not in cn.error:
+            return f"expected Canary to refuse with {case['canary_refuses']!r}, got {cn.error or shown(cn)}"
+        return None
     want = case["metricflow"]
     if "refuses" in want:
         return None if cn.error is not None else f"MetricFlow refuses ({want['refuses'][:120]}), Canary answers"

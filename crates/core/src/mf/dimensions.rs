@@ -20,7 +20,6 @@ impl MfProject {
         &self,
         q: &MfQuery,
     ) -> Result<(datafusion::logical_expr::LogicalPlan, Vec<String>)> {
-        use crate::plan::time::{truncate, ts};
         if q.group_by.is_empty() {
             return Err(CanaryError::query("name at least one metric or group-by"));
         }
@@ -51,33 +50,13 @@ impl MfProject {
             let (spine, column) = self.spine(finest).await?;
             let mut group = Vec::new();
             for (g, n) in &times {
-                let (e, out) = match (&n.date_part, n.grain) {
-                    _ if n.custom_grain.is_some() => {
-                        let c = n.custom_grain.clone().unwrap_or_default();
-                        let grain = self.custom_grains.get(&c).cloned().unwrap_or_default();
-                        (
-                            crate::plan::custom_grain_expr(&grain, column.clone()),
-                            format!("metric_time__{c}"),
-                        )
-                    }
-                    (Some(part), _) => {
-                        let p = if part == "dow" { "isodow" } else { part.as_str() };
-                        (
-                            datafusion::logical_expr::cast(
-                                datafusion::functions::datetime::expr_fn::date_part(
-                                    datafusion::logical_expr::lit(p),
-                                    ts(column.clone()),
-                                ),
-                                datafusion::arrow::datatypes::DataType::Int64,
-                            ),
-                            format!("metric_time__extract_{part}"),
-                        )
-                    }
-                    (None, gr) => {
-                        let gr = gr.unwrap_or(Grain::Day);
-                        (truncate(gr, ts(column.clone())), format!("metric_time__{gr}"))
-                    }
+                let modifier = match (&n.custom_grain, &n.date_part, n.grain) {
+                    (Some(c), _, _) => c.clone(),
+                    (None, Some(part), _) => format!("extract_{part}"),
+                    (None, None, gr) => gr.unwrap_or(Grain::Day).to_string(),
                 };
+                let e = self.metric_time_expr(&modifier, column.clone())?;
+                let out = format!("metric_time__{modifier}");
                 if !group.iter().any(|x: &Expr| x.schema_name().to_string() == out) {
                     group.push(e.alias(&out));
                 }
@@ -107,6 +86,24 @@ impl MfProject {
             .and_then(LogicalPlanBuilder::build)
             .map_err(CanaryError::plan)?;
         Ok((plan, unique))
+    }
+
+    /// `metric_time` at a grain (`month`), a custom grain (`alien_day`) or a date part
+    /// (`extract_dow`, ISO: Monday = 1), computed from an instant.
+    pub(super) fn metric_time_expr(&self, modifier: &str, instant: Expr) -> Result<Expr> {
+        use crate::plan::time::{truncate, ts};
+        if let Some(grain) = self.custom_grains.get(modifier) {
+            return Ok(crate::plan::custom_grain_expr(grain, instant));
+        }
+        if let Some(part) = modifier.strip_prefix("extract_") {
+            let p = if part == "dow" { "isodow" } else { part };
+            return Ok(datafusion::logical_expr::cast(
+                datafusion::functions::datetime::expr_fn::date_part(datafusion::logical_expr::lit(p), ts(instant)),
+                datafusion::arrow::datatypes::DataType::Int64,
+            ));
+        }
+        let grain: Grain = modifier.parse().map_err(CanaryError::query)?;
+        Ok(truncate(grain, ts(instant)))
     }
 
     /// Distinct values of dimensions over the semantic model that reaches them all (group-bys

@@ -359,7 +359,19 @@ impl MfProject {
             query
         };
         let planned = self.engine.plan(&query).await?;
-        let mut projection: Vec<Expr> = outputs.iter().map(|(mf, canary)| ident(canary).alias(mf)).collect();
+        // Coarser grains, custom grains and date parts of metric_time are read from the rows;
+        // a period the time spine adds has no rows, so there they come from the period.
+        let mut projection: Vec<Expr> = Vec::new();
+        for (mf, canary) in &outputs {
+            let from_period = match canary.strip_prefix("metric_time:") {
+                Some(modifier) if grain.is_some() => Some(self.metric_time_expr(modifier, ident(PERIOD_COLUMN))?),
+                _ => None,
+            };
+            projection.push(match from_period {
+                Some(p) => datafusion::functions::core::expr_fn::coalesce(vec![ident(canary), p]).alias(mf),
+                None => ident(canary).alias(mf),
+            });
+        }
         projection.extend(q.metrics.iter().map(|m| ident(m).alias(m)));
         let mut b = LogicalPlanBuilder::from(planned.plan)
             .project(projection)

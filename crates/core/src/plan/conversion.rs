@@ -169,6 +169,7 @@ impl Planner<'_> {
                 ],
             )
             .map_err(pe)?;
+        self.whole_period_shifts(shifts, "conversion")?;
         let opportunities = self.shifted(opportunities, shifts, std::slice::from_ref(&base_col))?;
 
         // Conversion events of the same entity within the window after a base event; each
@@ -253,6 +254,7 @@ impl Planner<'_> {
         }
         let hits = aggregate(&conv_measure, ident("_cv"), None, matched.schema()).map_err(pe)?;
         let matched = matched.aggregate(keys, vec![hits.alias(&hits_col)]).map_err(pe)?;
+        self.whole_period_shifts(shifts, "conversion")?;
         let matched = self.shifted(matched, shifts, std::slice::from_ref(&hits_col))?;
         Ok(vec![
             Frame {

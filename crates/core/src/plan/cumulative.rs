@@ -101,6 +101,7 @@ impl Planner<'_> {
         if no_data {
             b = b.filter(lit(false)).map_err(pe)?;
         }
+        self.whole_period_shifts(shifts, "cumulative")?;
         let b = self.shifted(b, shifts, &values)?;
         Ok(Frame {
             plan: b.build().map_err(pe)?,
@@ -235,6 +236,7 @@ impl Planner<'_> {
         out.extend(self.query.by.iter().map(ident));
         out.extend(values.iter().map(ident));
         let b = b.project(out).map_err(pe)?;
+        self.whole_period_shifts(shifts, "cumulative")?;
         let b = self.shifted(b, shifts, &values)?;
         Ok(Frame {
             plan: b.build().map_err(pe)?,

@@ -362,6 +362,22 @@ impl Planner<'_> {
     }
 
     /// Move the period of a frame forward by `shifts`.
+    /// A value computed per period (cumulative, conversion) can only move by whole periods:
+    /// an offset finer than the query's grain (`2 days` at `month`) would move its period
+    /// labels off the grain. Refused until such values are computed at the offset's grain.
+    pub(super) fn whole_period_shifts(&self, shifts: &[CalendarDuration], what: &str) -> Result<()> {
+        let Some(grain) = self.query.grain else {
+            return Ok(());
+        };
+        if let Some(d) = shifts.iter().find(|d| d.unit < grain) {
+            return Err(CanaryError::query_hint(
+                format!("an offset of {d} on a {what} value at grain `{grain}` is not supported yet"),
+                format!("query at grain `{}` or finer", d.unit),
+            ));
+        }
+        Ok(())
+    }
+
     pub(super) fn shifted(
         &self,
         b: LogicalPlanBuilder,
