@@ -19,8 +19,8 @@ import run  # noqa: E402
 #: The sample `make test` runs: fixed seed, about two minutes.
 QUERIES = 600
 SEED = 20261206
-#: The agreement this sample has reached (75.8% on 2026-12-06; a ratchet: raise it as fixes land, never lower it).
-FLOOR = 0.75
+#: The agreement this sample has reached (79.2% on 2026-12-06; a ratchet: raise it as fixes land, never lower it).
+FLOOR = 0.79
 
 
 def require_inputs() -> None:

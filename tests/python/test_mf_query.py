@@ -245,3 +245,29 @@ def test_metricflow_filters_go_through_the_allow_list(where: str, message: str):
     )
     assert out.returncode == 2, out.stdout
     assert message in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize(
+    ("flag", "kwargs", "query"),
+    [
+        ("--no-dedupe", {"apply_group_by": False}, ["--group-by", "listing__country_latest"]),
+        ("--min-max-only", {"min_max_only": True}, ["--metrics", "bookings", "--group-by", "metric_time__day"]),
+    ],
+)
+def test_flags_mean_the_same_in_python_and_the_cli(flag, kwargs, query, tmp_path):
+    manifest = require_shared(*MANIFEST)
+    out = tmp_path / "cli.parquet"
+    args = [CANARY_BIN, "mf", "query", "--manifest", str(manifest), "--data", str(DATA), *query, flag]
+    subprocess.run([*args, "--format", "parquet", "--output", str(out)], check=True, capture_output=True)
+    names = query[1::2]
+    metrics = names[0].split(",") if query[0] == "--metrics" else []
+    group_by = names[-1].split(",")
+    got = canary.mf_query(manifest, DATA, metrics=metrics, group_by=group_by, **kwargs).to_pandas()
+    want = pd.read_parquet(out)
+    plain = canary.mf_query(manifest, DATA, metrics=metrics, group_by=group_by).to_pandas()
+    assert len(got) != len(plain), "the flag changed nothing: the test would not see it ignored"
+    cols = list(want.columns)
+    assert list(got.columns) == cols
+    got = got.sort_values(cols, ignore_index=True)
+    want = want.sort_values(cols, ignore_index=True)
+    pd.testing.assert_frame_equal(got, want, check_dtype=True)

@@ -37,12 +37,17 @@ impl MfProject {
         let dims = if others.is_empty() && q.where_filters.is_empty() {
             None
         } else {
-            let (plan, names) = self.dimension_values(&others, &q.where_filters)?;
+            let (plan, names) = self.dimension_values(&others, &q.where_filters, q.apply_group_by)?;
             for ((g, _), n) in others.iter().zip(names) {
                 outputs.insert(g.clone(), n);
             }
             Some(plan)
         };
+        if !q.apply_group_by && !times.is_empty() {
+            return Err(CanaryError::query(
+                "`--no-dedupe` with `metric_time` is not supported yet (without it, the rows of one semantic model)",
+            ));
+        }
         let spine = if times.is_empty() {
             None
         } else {
@@ -114,6 +119,7 @@ impl MfProject {
         &self,
         names: &[(String, MfName)],
         filters: &[String],
+        distinct: bool,
     ) -> Result<(datafusion::logical_expr::LogicalPlan, Vec<String>)> {
         let metric_time = MfName::parse("metric_time");
         let first = names.first().map_or(&metric_time, |(_, n)| n);
@@ -147,8 +153,8 @@ impl MfProject {
                     custom_grains: self.custom_grains.clone(),
                     ..Query::default()
                 };
-                let planned =
-                    crate::plan::Planner::plan_dimensions(self.engine.project(), self.engine.catalog(), &query, root)?;
+                let (project, catalog) = (self.engine.project(), self.engine.catalog());
+                let planned = crate::plan::Planner::dimension_rows(project, catalog, &query, root, distinct)?;
                 let projection: Vec<Expr> = outputs.iter().map(|(mf, canary)| ident(canary).alias(mf)).collect();
                 if projection.is_empty() {
                     return Ok((planned.plan, Vec::new()));

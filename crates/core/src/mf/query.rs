@@ -49,8 +49,10 @@ impl MfProject {
     /// Answer `q` with MetricFlow's column names.
     pub async fn query(&self, q: &MfQuery) -> Result<QueryResult> {
         let q = &super::saved::expand(&self.manifest, q)?;
-        if !q.apply_group_by {
-            return Err(CanaryError::query("`--no-dedupe` is not supported yet"));
+        if !q.apply_group_by && !q.metrics.is_empty() {
+            return Err(CanaryError::query(
+                "`--no-dedupe` applies to queries without metrics (MetricFlow's `apply_group_by: false`)",
+            ));
         }
         let (plan, outputs) = if q.metrics.is_empty() {
             self.dimension_plan(q).await?

@@ -232,6 +232,18 @@ impl<'a> Planner<'a> {
         query: &'a Query,
         product: &str,
     ) -> Result<PlannedQuery> {
+        Self::dimension_rows(project, catalog, query, product, true)
+    }
+
+    /// Like [`Self::plan_dimensions`], with `distinct: false` keeping one output row per
+    /// row of the product (MetricFlow's `apply_group_by: false`).
+    pub(crate) fn dimension_rows(
+        project: &'a Project,
+        catalog: &'a Catalog,
+        query: &'a Query,
+        product: &str,
+        distinct: bool,
+    ) -> Result<PlannedQuery> {
         if project.product(product).is_none() {
             return Err(CanaryError::query(format!("unknown product `{product}`")));
         }
@@ -266,8 +278,12 @@ impl<'a> Planner<'a> {
         }
         let group: Vec<Expr> = dims.iter().map(|(n, e)| e.clone().alias(n)).collect();
         let keys: Vec<Expr> = dims.iter().map(|(n, _)| ident(n)).collect();
+        let b = if distinct {
+            b.aggregate(group, Vec::<Expr>::new())
+        } else {
+            b.project(group)
+        };
         let plan = b
-            .aggregate(group, Vec::<Expr>::new())
             .and_then(|b| b.sort(keys.into_iter().map(|k| k.sort(true, false)).collect::<Vec<_>>()))
             .and_then(LogicalPlanBuilder::build)
             .map_err(CanaryError::plan)?;
