@@ -182,18 +182,24 @@ class Generator:
             if c.hops >= 2:
                 q.tags.add("multi_hop")
 
+    def with_values(self, candidates: list[Item], metric: str | None) -> tuple[Item, list[Any]] | None:
+        """One of `candidates`, drawn at random, with its values in the data (`None` when there
+        is no candidate or it has no value)."""
+        if not candidates:
+            return None
+        item = self.r.choice(candidates)
+        vals = self.s.values(item.name, metric)
+        return (item, vals) if vals else None
+
     def where(self, q: Query, items: list[Item]) -> None:
         r = self.r
         kind = r.choice(["Dimension", "TimeDimension", "Entity", "Metric"])
         metric = q.metrics[0] if q.metrics else None
         if kind == "Dimension":
-            dims = [i for i in items if i.kind == "DIMENSION"]
-            if not dims:
+            picked = self.with_values([i for i in items if i.kind == "DIMENSION"], metric)
+            if picked is None:
                 return
-            d = r.choice(dims)
-            vals = self.s.values(d.name, metric)
-            if not vals:
-                return
+            d, vals = picked
             v = r.choice(vals)
             op = r.choice(["=", "!=", "IN"]) if not isinstance(v, bool) else "="
             expr = f"{{{{ Dimension('{d.name}') }}}}"
@@ -202,23 +208,18 @@ class Generator:
                 text = f"{expr} IS NULL OR {text}"
         elif kind == "TimeDimension":
             times = [i for i in items if i.kind == "TIME_DIMENSION" and i.grain in ("day", "month") and not i.date_part]
-            if not times:
+            picked = self.with_values(times, metric)
+            if picked is None:
                 return
-            t = r.choice(times)
+            t, vals = picked
             base = t.name.rsplit("__", 1)[0]
-            vals = self.s.values(t.name, metric)
-            if not vals:
-                return
             v = r.choice(vals)
             text = f"{{{{ TimeDimension('{base}', '{t.grain}') }}}} {r.choice(['>=', '<', '='])} {literal(v)}"
         elif kind == "Entity":
-            ents = [i for i in items if i.kind == "ENTITY"]
-            if not ents:
+            picked = self.with_values([i for i in items if i.kind == "ENTITY"], metric)
+            if picked is None:
                 return
-            e = r.choice(ents)
-            vals = self.s.values(e.name, metric)
-            if not vals:
-                return
+            e, vals = picked
             text = f"{{{{ Entity('{e.name}') }}}} {r.choice(['=', '!='])} {literal(r.choice(vals))}"
         else:
             ents = [i for i in items if i.kind == "ENTITY" and i.hops <= 1]

@@ -3,6 +3,7 @@
 mod aggregate;
 mod conversion;
 mod cumulative;
+mod dimensions;
 mod exact_sum;
 mod frames;
 mod planner;

@@ -199,7 +199,7 @@ impl<'a> Planner<'a> {
     }
 
     /// A planner with nothing registered yet, over the range `[from, to)`.
-    fn empty(
+    pub(super) fn empty(
         project: &'a Project,
         catalog: &'a Catalog,
         query: &'a Query,
@@ -222,79 +222,6 @@ impl<'a> Planner<'a> {
             custom_shift: None,
             expansions: 0,
         }
-    }
-
-    /// Plan the distinct values of the query's `by` dimensions over the rows of one product
-    /// (joined as the names need), filtered by the query's `filter`; no KPIs.
-    pub fn plan_dimensions(
-        project: &'a Project,
-        catalog: &'a Catalog,
-        query: &'a Query,
-        product: &str,
-    ) -> Result<PlannedQuery> {
-        Self::dimension_rows(project, catalog, query, product, true)
-    }
-
-    /// Like [`Self::plan_dimensions`], with `distinct: false` keeping one output row per
-    /// row of the product (MetricFlow's `apply_group_by: false`).
-    pub(crate) fn dimension_rows(
-        project: &'a Project,
-        catalog: &'a Catalog,
-        query: &'a Query,
-        product: &str,
-        distinct: bool,
-    ) -> Result<PlannedQuery> {
-        if project.product(product).is_none() {
-            return Err(CanaryError::query(format!("unknown product `{product}`")));
-        }
-        if query.by.is_empty() && query.filter.is_none() {
-            return Err(CanaryError::query("name at least one dimension"));
-        }
-        let mut planner = Planner::empty(project, catalog, query, None, None);
-        let dims = planner.dimensions(product, "")?;
-        let filter = match &query.filter {
-            Some(sql) => Some(planner.parse_in(product, sql, "--where")?),
-            None => None,
-        };
-        let mut needed = BTreeSet::new();
-        for e in dims.iter().map(|(_, e)| e).chain(filter.iter()) {
-            needed.extend(ScopeSchema::qualifiers(e));
-        }
-        let mut b = planner.scan(product, &needed)?;
-        if let Some(w) = filter {
-            b = b.filter(w).map_err(CanaryError::plan)?;
-        }
-        if dims.is_empty() {
-            // No dimensions: one row when some row passes the filter, none otherwise.
-            let plan = b
-                .limit(0, Some(1))
-                .and_then(|b| b.project(vec![lit(1i64).alias("_any")]))
-                .and_then(LogicalPlanBuilder::build)
-                .map_err(CanaryError::plan)?;
-            return Ok(PlannedQuery {
-                plan,
-                columns: Vec::new(),
-            });
-        }
-        let group: Vec<Expr> = dims.iter().map(|(n, e)| e.clone().alias(n)).collect();
-        let keys: Vec<Expr> = dims.iter().map(|(n, _)| ident(n)).collect();
-        let b = if distinct {
-            b.aggregate(group, Vec::<Expr>::new())
-        } else {
-            b.project(group)
-        };
-        let plan = b
-            .and_then(|b| b.sort(keys.into_iter().map(|k| k.sort(true, false)).collect::<Vec<_>>()))
-            .and_then(LogicalPlanBuilder::build)
-            .map_err(CanaryError::plan)?;
-        let columns = dims
-            .into_iter()
-            .map(|(name, _)| OutputColumn {
-                name,
-                role: OutputRole::Dimension,
-            })
-            .collect();
-        Ok(PlannedQuery { plan, columns })
     }
 
     /// The calendar of the query, else of the project.

@@ -606,6 +606,16 @@ fn resolve_location(loc: &str, root: &Path, at: Location, diags: &mut Vec<Diagno
     Some(s)
 }
 
+/// The type of an entity's key: its column's, or its computed key's (`None` when the
+/// expression does not parse; that is reported on the entity itself).
+fn key_type(product: &Product, column: &str, expr: Option<&str>) -> Option<DataType> {
+    let Some(sql) = expr else {
+        return product.columns.get(column).map(|c| c.data_type.clone());
+    };
+    let own = DFSchema::try_from_qualified_schema(product.id.as_str(), &declared_schema(product)).ok()?;
+    parse_expr(sql, &own).ok()?.get_type(&own).ok()
+}
+
 /// Checks across products: entity joins that exist but would fan out are fine as long as
 /// nothing uses them; shared entity names must have compatible key types.
 pub(super) fn validate_graph(project: &Project, origins: &Origins, diags: &mut Vec<Diagnostic>) {
@@ -616,13 +626,12 @@ pub(super) fn validate_graph(project: &Project, origins: &Origins, diags: &mut V
             let parent = &project.products[&scope.members[join.parent].product];
             let child = &project.products[&member.product];
             let (Some(l), Some(r)) = (
-                parent.columns.get(&join.left_column),
-                child.columns.get(&join.right_column),
+                key_type(parent, &join.left_column, join.left_expr.as_deref()),
+                key_type(child, &join.right_column, join.right_expr.as_deref()),
             ) else {
                 continue;
             };
-            let comparable = type_name(&l.data_type) == type_name(&r.data_type)
-                || (l.data_type.is_integer() && r.data_type.is_integer());
+            let comparable = type_name(&l) == type_name(&r) || (l.is_integer() && r.is_integer());
             if !comparable && member.depth == 1 {
                 let index = product.entities.get_index_of(&join.entity).unwrap_or(0);
                 diags.push(Diagnostic::new(
@@ -631,8 +640,8 @@ pub(super) fn validate_graph(project: &Project, origins: &Origins, diags: &mut V
                     format!(
                         "entity `{}` is {} in `{id}` but {} in `{}`; the join keys must have one type",
                         join.entity,
-                        type_name(&l.data_type),
-                        type_name(&r.data_type),
+                        type_name(&l),
+                        type_name(&r),
                         member.product
                     ),
                 ));

@@ -453,6 +453,11 @@ async fn computed_entity_keys_are_checked() {
             "{ name: customer, type: primary, column: customer_id, expr: \"customer_id\" }",
             "both `column` and `expr`",
         ),
+        // Text on one side of the join, an integer on the other.
+        (
+            "{ name: customer, type: primary, expr: \"CAST(customer_id AS VARCHAR)\" }",
+            "the join keys must have one type",
+        ),
     ] {
         let dir = tempfile::tempdir().expect("tempdir");
         crate::fixture::create(dir.path());
