@@ -354,7 +354,9 @@ def freeze(path: Path) -> None:
         if mf.error is not None:
             c["metricflow"] = {"refuses": mf.error[:300]}
         else:
-            c["metricflow"] = {"columns": mf.columns, "rows": [[encode(v) for v in r] for r in mf.rows or []]}
+            # Unordered answers are stored sorted, so that freezing again rewrites nothing.
+            rows = (mf.rows or []) if c["query"].get("order_by") else sorted(mf.rows or [], key=sort_key)
+            c["metricflow"] = {"columns": mf.columns, "rows": [[encode(v) for v in r] for r in rows]}
     head = "".join(line + "\n" for line in path.read_text().splitlines() if line.startswith("#"))
     path.write_text(head + yaml.safe_dump(cases, sort_keys=False, width=200))
 

@@ -3,14 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use datafusion::logical_expr::{Expr, LogicalPlanBuilder, ident};
+use datafusion::logical_expr::{Expr, LogicalPlanBuilder, ident, when};
 
 use super::names::{MfName, resolve};
 use super::project::MfProject;
 use super::request::MfQuery;
 use crate::error::{CanaryError, Result};
 use crate::model::Grain;
-use crate::plan::Query;
+use crate::plan::{Query, ROOT_ROW};
 
 impl MfProject {
     /// A query without metrics: the distinct values of the group-bys, over the semantic
@@ -85,9 +85,27 @@ impl MfProject {
         for n in &names {
             push_unique(&mut unique, n);
         }
+        // A joined model's row that matches no row of the model the values are read from has
+        // no metric_time: MetricFlow joins the time spine to that model only.
+        let root_rows = b.schema().has_column_with_unqualified_name(ROOT_ROW);
+        let is_time = |n: &String| times.iter().any(|(g, _)| &outputs[g] == n);
+        let projection: Vec<Expr> = unique
+            .iter()
+            .map(|n| match root_rows && is_time(n) {
+                true => when(ident(ROOT_ROW), ident(n)).end().map(|e| e.alias(n)),
+                false => Ok(ident(n)),
+            })
+            .collect::<datafusion::common::Result<_>>()
+            .map_err(CanaryError::plan)?;
+        let b = b.project(projection).map_err(CanaryError::plan)?;
+        let b = if root_rows && q.apply_group_by {
+            b.aggregate(unique.iter().map(ident).collect::<Vec<_>>(), Vec::<Expr>::new())
+                .map_err(CanaryError::plan)?
+        } else {
+            b
+        };
         let plan = b
-            .project(unique.iter().map(ident).collect::<Vec<_>>())
-            .and_then(|b| b.sort(unique.iter().map(|n| ident(n).sort(true, false)).collect::<Vec<_>>()))
+            .sort(unique.iter().map(|n| ident(n).sort(true, false)).collect::<Vec<_>>())
             .and_then(LogicalPlanBuilder::build)
             .map_err(CanaryError::plan)?;
         Ok((plan, unique))
@@ -154,10 +172,13 @@ impl MfProject {
                     ..Query::default()
                 };
                 let (project, catalog) = (self.engine.project(), self.engine.catalog());
-                let planned = crate::plan::Planner::dimension_rows(project, catalog, &query, root, distinct)?;
-                let projection: Vec<Expr> = outputs.iter().map(|(mf, canary)| ident(canary).alias(mf)).collect();
+                let planned = crate::plan::Planner::dimension_rows(project, catalog, &query, root, distinct, true)?;
+                let mut projection: Vec<Expr> = outputs.iter().map(|(mf, canary)| ident(canary).alias(mf)).collect();
                 if projection.is_empty() {
                     return Ok((planned.plan, Vec::new()));
+                }
+                if planned.plan.schema().has_column_with_unqualified_name(ROOT_ROW) {
+                    projection.push(ident(ROOT_ROW));
                 }
                 let plan = LogicalPlanBuilder::from(planned.plan)
                     .project(projection)

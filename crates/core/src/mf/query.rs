@@ -351,6 +351,7 @@ impl MfProject {
             tenant: None,
             calendar: None,
             custom_grains: self.custom_grains.clone(),
+            shifted_cumulatives_within_range: true,
         };
         let query = if grain.is_some() && (from.is_none() || to.is_none()) && self.uses_time_spine(&q.metrics) {
             Query {

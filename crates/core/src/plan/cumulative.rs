@@ -1,6 +1,7 @@
 //! Cumulative frames: running totals over a generated time spine, per period (the window
 //! ends with each period) or per day and then one daily value per period (`period_agg`).
 
+use chrono::{DateTime, Utc};
 use datafusion::common::JoinType;
 use datafusion::logical_expr::{Expr, LogicalPlanBuilder, ident, lit};
 
@@ -31,7 +32,11 @@ impl Planner<'_> {
                 (start, grain.add(start, 1), true)
             }
         };
-        let rows = spine(grain, unshift(from, shifts), unshift(to, shifts), window)?;
+        let (from, to, no_data) = match self.shifted_range(from, to, shifts) {
+            Some((from, to)) => (from, to, no_data),
+            None => (from, grain.add(grain.truncate(from), 1), true),
+        };
+        let rows = spine(grain, from, to, window)?;
         if rows.is_empty() {
             return Err(CanaryError::query("the range holds no whole period"));
         }
@@ -51,13 +56,22 @@ impl Planner<'_> {
         };
         let time = self.time_expr(product, &first)?;
         // The rows of every window of the spine; periods come from the spine, not the rows.
-        let Rows { builder: b, dims, .. } = self.rows(
+        // Shifted values: filters on metric_time alone select output periods.
+        let Rows {
+            builder: b,
+            dims,
+            deferred,
+            ..
+        } = self.rows(
             product,
             &first,
             shifts,
             &filters,
             Some((data_lo, data_hi)),
-            RowOptions::default(),
+            RowOptions {
+                defer_time: !shifts.is_empty(),
+                ..RowOptions::default()
+            },
         )?;
         let bucket = truncate(bucket_grain, time.clone()).alias("_t");
         let mut splits = Vec::new();
@@ -102,7 +116,10 @@ impl Planner<'_> {
             b = b.filter(lit(false)).map_err(pe)?;
         }
         self.whole_period_shifts(shifts, "cumulative")?;
-        let b = self.shifted(b, shifts, &values)?;
+        let mut b = self.shifted(b, shifts, &values)?;
+        if let Some(f) = deferred {
+            b = b.filter(f).map_err(pe)?;
+        }
         Ok(Frame {
             plan: b.build().map_err(pe)?,
             values,
@@ -145,7 +162,10 @@ impl Planner<'_> {
             (Some((_, hi)), None) => to.min(bucket.add(bucket.truncate(hi), 1)),
             _ => to,
         };
-        let (from, to) = (unshift(from, shifts), unshift(to, shifts));
+        let (from, to, no_data) = match self.shifted_range(from, to, shifts) {
+            Some((from, to)) => (from, to, no_data),
+            None => (from, bucket.add(bucket.truncate(from), 1), true),
+        };
         let mut rows = Vec::new();
         let mut d = bucket.truncate(from);
         while d < to {
@@ -207,6 +227,12 @@ impl Planner<'_> {
             .join_on(projected.build().map_err(pe)?, JoinType::Inner, on)
             .and_then(|b| b.aggregate(group, daily))
             .map_err(pe)?;
+        // Filters on metric_time select days; a shifted value's, the days it is shifted to.
+        let (deferred, after_shift) = if shifts.is_empty() {
+            (deferred, None)
+        } else {
+            (None, deferred)
+        };
         if let Some(f) = deferred {
             b = b.filter(f).map_err(pe)?;
         }
@@ -237,12 +263,34 @@ impl Planner<'_> {
         out.extend(values.iter().map(ident));
         let b = b.project(out).map_err(pe)?;
         self.whole_period_shifts(shifts, "cumulative")?;
-        let b = self.shifted(b, shifts, &values)?;
+        let mut b = self.shifted(b, shifts, &values)?;
+        if let Some(f) = after_shift {
+            b = b.filter(f).map_err(pe)?;
+        }
         Ok(Frame {
             plan: b.build().map_err(pe)?,
             values,
             anchor: true,
         })
+    }
+
+    /// The periods a cumulative frame shifted by `shifts` is computed for: `from..to` moved
+    /// back by the shifts and, with [`Query::shifted_cumulatives_within_range`], cut to the
+    /// query's range as well. `None` when nothing is left.
+    ///
+    /// [`Query::shifted_cumulatives_within_range`]: super::Query::shifted_cumulatives_within_range
+    fn shifted_range(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        shifts: &[CalendarDuration],
+    ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let (mut lo, mut hi) = (unshift(from, shifts), unshift(to, shifts));
+        if self.query.shifted_cumulatives_within_range && !shifts.is_empty() {
+            lo = self.from.map_or(lo, |f| lo.max(f));
+            hi = self.to.map_or(hi, |t| hi.min(t));
+        }
+        (lo < hi).then_some((lo, hi))
     }
 
     /// Rows as `_t` (the time), the dimensions, and each measure's value masked by its

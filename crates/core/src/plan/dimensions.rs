@@ -20,17 +20,20 @@ impl<'a> Planner<'a> {
         query: &'a Query,
         product: &str,
     ) -> Result<PlannedQuery> {
-        Self::dimension_rows(project, catalog, query, product, true)
+        Self::dimension_rows(project, catalog, query, product, true, false)
     }
 
     /// Like [`Self::plan_dimensions`], with `distinct: false` keeping one output row per
-    /// row of the product (MetricFlow's `apply_group_by: false`).
+    /// row of the product (MetricFlow's `apply_group_by: false`) and `full_joins` also
+    /// keeping the rows of joined products that match none (MetricFlow's distinct values
+    /// join semantic models with full outer joins).
     pub(crate) fn dimension_rows(
         project: &'a Project,
         catalog: &'a Catalog,
         query: &'a Query,
         product: &str,
         distinct: bool,
+        full_joins: bool,
     ) -> Result<PlannedQuery> {
         if project.product(product).is_none() {
             return Err(CanaryError::query(format!("unknown product `{product}`")));
@@ -39,6 +42,9 @@ impl<'a> Planner<'a> {
             return Err(CanaryError::query("name at least one dimension"));
         }
         let mut planner = Planner::empty(project, catalog, query, None, None);
+        if full_joins {
+            planner.joins = datafusion::common::JoinType::Full;
+        }
         let dims = planner.dimensions(product, "")?;
         let filter = match &query.filter {
             Some(sql) => Some(planner.parse_in(product, sql, "--where")?),
@@ -64,8 +70,11 @@ impl<'a> Planner<'a> {
                 columns: Vec::new(),
             });
         }
-        let group: Vec<Expr> = dims.iter().map(|(n, e)| e.clone().alias(n)).collect();
-        let keys: Vec<Expr> = dims.iter().map(|(n, _)| ident(n)).collect();
+        let mut group: Vec<Expr> = dims.iter().map(|(n, e)| e.clone().alias(n)).collect();
+        if full_joins {
+            group.push(ident(super::ROOT_ROW).is_not_null().alias(super::ROOT_ROW));
+        }
+        let keys: Vec<Expr> = group.iter().map(|e| ident(e.schema_name().to_string())).collect();
         let b = if distinct {
             b.aggregate(group, Vec::<Expr>::new())
         } else {

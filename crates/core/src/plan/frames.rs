@@ -142,6 +142,12 @@ impl Planner<'_> {
                     .map_err(pe)?;
             }
             plan = Some(match (plan, &member.join) {
+                (None, _) if self.joins == JoinType::Full => {
+                    // Marks the root's rows, which a full join does not keep apart.
+                    let mut columns: Vec<Expr> = b.schema().columns().into_iter().map(Expr::Column).collect();
+                    columns.push(lit(true).alias(super::ROOT_ROW));
+                    b.project(columns).map_err(pe)?
+                }
                 (None, _) => b,
                 (Some(left), Some(join)) => {
                     let parent = &scope.members[join.parent].qualifier;
@@ -169,7 +175,7 @@ impl Planner<'_> {
                             join.right_expr.as_deref(),
                         )?],
                     );
-                    left.join_with_expr_keys(b.build().map_err(pe)?, JoinType::Left, keys, partitions)
+                    left.join_with_expr_keys(b.build().map_err(pe)?, self.joins, keys, partitions)
                         .map_err(pe)?
                 }
                 (Some(_), None) => return Err(CanaryError::internal("a joined member without a join")),

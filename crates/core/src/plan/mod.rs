@@ -28,6 +28,10 @@ pub use udaf::{Percentile, percentile_cont, percentile_disc};
 /// Name of the output column holding the start of each period.
 pub const PERIOD_COLUMN: &str = "period";
 
+/// With full joins, the column that is true on rows the root product has (false on a joined
+/// product's rows that match none of it).
+pub(crate) const ROOT_ROW: &str = "__canary_root_row";
+
 /// What to compute.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Query {
@@ -50,6 +54,11 @@ pub struct Query {
     pub calendar: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// Custom granularities usable as `NAME:GRAIN` in `by` (e.g. fiscal quarters).
     pub custom_grains: std::collections::BTreeMap<String, CustomGrain>,
+    /// Whether a time-shifted cumulative KPI reports only values whose own period lies in
+    /// the range too (MetricFlow's semantics: a derived metric offsetting a cumulative one
+    /// has no value where the offset reaches before `from`). By default the shifted value is
+    /// computed from whatever data it needs.
+    pub shifted_cumulatives_within_range: bool,
 }
 
 /// A query as a front door receives it: KPI ids and `@tag`s, grain and times as text.

@@ -132,6 +132,10 @@ pub struct Planner<'a> {
     to_start: Option<crate::model::Grain>,
     /// While planning an input with a custom-granularity offset: (N, granularity).
     custom_shift: Option<(i64, String)>,
+    /// How joined products meet the rows they extend: `Left` for KPIs (every row of the
+    /// measure's product counts once); `Full` for MetricFlow's distinct values, where a
+    /// joined product's rows without a match appear too.
+    pub(super) joins: datafusion::common::JoinType,
 }
 
 impl<'a> Planner<'a> {
@@ -221,6 +225,7 @@ impl<'a> Planner<'a> {
             to_start: None,
             custom_shift: None,
             expansions: 0,
+            joins: datafusion::common::JoinType::Left,
         }
     }
 
