@@ -160,15 +160,18 @@ impl MfProject {
             let attempt = (|| {
                 let mut by = Vec::new();
                 let mut outputs = Vec::new();
+                let mut join_paths = Vec::new();
                 for (g, name) in names {
                     let (reference, output) = self.group_by_reference(root, g, name, false)?;
+                    super::names::push_join_path(&mut join_paths, name, &reference);
                     push_unique(&mut by, &reference);
                     outputs.push((output, reference));
                 }
                 let query = Query {
                     by,
-                    filter: self.render_filters(root, filters)?,
+                    filter: self.render_filters(root, filters, &mut join_paths)?,
                     custom_grains: self.custom_grains.clone(),
+                    join_paths,
                     ..Query::default()
                 };
                 let (project, catalog) = (self.engine.project(), self.engine.catalog());

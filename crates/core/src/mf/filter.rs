@@ -14,6 +14,17 @@ pub fn render(manifest: &Manifest, root: &str, template: &str) -> Result<String>
 
 /// Like [`render`], with custom granularities (`TimeDimension('x', 'fiscal_quarter')`).
 pub fn render_with(manifest: &Manifest, root: &str, template: &str, customs: &CustomGrains) -> Result<String> {
+    render_collecting(manifest, root, template, customs, &mut Vec::new())
+}
+
+/// Like [`render_with`], adding the join paths the filter's names follow to `paths`.
+pub(crate) fn render_collecting(
+    manifest: &Manifest,
+    root: &str,
+    template: &str,
+    customs: &CustomGrains,
+    paths: &mut Vec<crate::model::JoinPath>,
+) -> Result<String> {
     let mut out = String::new();
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
@@ -22,7 +33,7 @@ pub fn render_with(manifest: &Manifest, root: &str, template: &str, customs: &Cu
         let end = after
             .find("}}")
             .ok_or_else(|| CanaryError::query(format!("unclosed `{{{{` in filter `{template}`")))?;
-        out.push_str(&render_call(manifest, root, after[..end].trim(), template, customs)?);
+        out.push_str(&render_call(manifest, root, after[..end].trim(), template, customs, paths)?);
         rest = &after[end + 2..];
     }
     out.push_str(rest);
@@ -114,7 +125,14 @@ impl Call {
 }
 
 /// One call such as `Dimension('x', entity_path=['a'])` rendered as SQL over Canary names.
-fn render_call(manifest: &Manifest, root: &str, call: &str, template: &str, customs: &CustomGrains) -> Result<String> {
+fn render_call(
+    manifest: &Manifest,
+    root: &str,
+    call: &str,
+    template: &str,
+    customs: &CustomGrains,
+    paths: &mut Vec<crate::model::JoinPath>,
+) -> Result<String> {
     let c = Call::parse(call).map_err(|m| CanaryError::query(format!("{m} in filter `{template}`")))?;
     match c.function.as_str() {
         "Dimension" | "TimeDimension" | "Entity" => {}
@@ -160,6 +178,7 @@ fn render_call(manifest: &Manifest, root: &str, call: &str, template: &str, cust
         "metric_time".to_owned()
     } else {
         let r = resolve(manifest, root, &parsed)?;
+        super::names::push_join_path(paths, &parsed, &r.reference);
         if r.is_time {
             format!("CAST({} AS TIMESTAMP)", r.reference)
         } else {

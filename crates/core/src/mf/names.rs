@@ -159,6 +159,24 @@ fn display(name: &MfName) -> String {
     parts.join("__")
 }
 
+/// The join path a group-by names (`listing__user__x`: listing, then user), towards the
+/// product of its Canary `reference`; once each.
+pub(super) fn push_join_path(paths: &mut Vec<crate::model::JoinPath>, name: &MfName, reference: &str) {
+    let Some((product, _)) = reference.split_once('.') else {
+        return;
+    };
+    if name.entity_path.is_empty() {
+        return;
+    }
+    let path = crate::model::JoinPath {
+        entities: name.entity_path.clone(),
+        product: product.to_owned(),
+    };
+    if !paths.contains(&path) {
+        paths.push(path);
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -210,10 +210,17 @@ impl MfProject {
         path
     }
 
-    pub(super) fn render_filters(&self, root: &str, filters: &[String]) -> Result<Option<String>> {
+    /// The query's filters as one SQL condition over Canary names, seen from `root`; the
+    /// join paths their names follow are added to `paths`.
+    pub(super) fn render_filters(
+        &self,
+        root: &str,
+        filters: &[String],
+        paths: &mut Vec<crate::model::JoinPath>,
+    ) -> Result<Option<String>> {
         let rendered = filters
             .iter()
-            .map(|f| filter::render_with(&self.manifest, root, f, &self.custom_grains))
+            .map(|f| filter::render_collecting(&self.manifest, root, f, &self.custom_grains, paths))
             .collect::<Result<Vec<_>>>()?;
         Ok(match rendered.len() {
             0 => None,
@@ -260,6 +267,7 @@ impl MfProject {
             By(String, String),
         }
         let mut items = Vec::new();
+        let mut join_paths = Vec::new();
         for g in &q.group_by {
             let name = MfName::parse_with(g, &self.custom_names());
             if name.is_metric_time() {
@@ -282,6 +290,7 @@ impl MfProject {
                 continue;
             }
             let (reference, output) = self.group_by_reference(&root, g, &name, true)?;
+            super::names::push_join_path(&mut join_paths, &name, &reference);
             match (reference.split_once(':'), &shared_time) {
                 (Some((base, modifier)), Some(t)) if base == t && modifier.parse::<Grain>().is_ok() => {
                     let gr: Grain = modifier.parse().map_err(CanaryError::query)?;
@@ -313,7 +322,7 @@ impl MfProject {
         // Filters written as SQL over output columns (no `{{ … }}`) apply to the output.
         let (on_output, on_rows): (Vec<String>, Vec<String>) =
             q.where_filters.iter().cloned().partition(|f| !f.contains("{{"));
-        let filter = self.render_filters(&root, &on_rows)?;
+        let filter = self.render_filters(&root, &on_rows, &mut join_paths)?;
         let from = q
             .start_time
             .as_deref()
@@ -352,6 +361,7 @@ impl MfProject {
             calendar: None,
             custom_grains: self.custom_grains.clone(),
             shifted_cumulatives_within_range: true,
+            join_paths,
         };
         let query = if grain.is_some() && (from.is_none() || to.is_none()) && self.uses_time_spine(&q.metrics) {
             Query {
@@ -482,3 +492,4 @@ impl MfProject {
 pub async fn run_query(manifest: &Path, data: &Path, query: &MfQuery) -> Result<QueryResult> {
     MfProject::open(manifest, data).await?.query(query).await
 }
+

@@ -1,6 +1,6 @@
 //! How products reach each other through entities: many-to-one joins only.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 
 use super::{EntityKind, Project};
 
@@ -43,19 +43,91 @@ pub struct Scope {
 /// Maximum number of joins between a root product and a dimension.
 pub const MAX_HOPS: usize = 4;
 
+/// A join path named explicitly (MetricFlow's `listing__user__x`): from the root, follow
+/// `entities` in order; the last one reaches `product`.
+///
+/// ```
+/// use canary_core::Query;
+/// use canary_core::model::JoinPath;
+///
+/// // Revenue by the region of the customer, not the region the order shipped from.
+/// let query = Query {
+///     kpis: vec!["revenue".into()],
+///     by: vec!["regions.region_name".into()],
+///     join_paths: vec![JoinPath {
+///         entities: vec!["customer".into(), "region".into()],
+///         product: "regions".into(),
+///     }],
+///     ..Query::default()
+/// };
+/// assert_eq!(query.join_paths[0].entities, ["customer", "region"]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct JoinPath {
+    pub entities: Vec<String>,
+    pub product: String,
+}
+
 impl Scope {
     /// Every product reachable from `root`, breadth first, in declaration order.
     pub fn build(project: &Project, root: &str) -> Scope {
-        let mut members = vec![Member {
-            qualifier: root.to_owned(),
-            product: root.to_owned(),
-            join: None,
-            depth: 0,
-        }];
+        Self::explore(project, vec![root_member(root)], &BTreeSet::new())
+    }
+
+    /// Like [`Self::build`], with the products of `paths` reached by those paths rather than
+    /// the shortest. A path that does not start from `root`'s entities is not applicable and
+    /// left out; two paths reaching one product differently are an error naming it.
+    pub fn build_with(project: &Project, root: &str, paths: &[JoinPath]) -> Result<Scope, String> {
+        let mut members = vec![root_member(root)];
+        let mut explicit = BTreeSet::new();
+        for path in paths {
+            let Some(steps) = walk(project, root, path) else {
+                continue;
+            };
+            let mut at = 0usize;
+            for (product, entity) in steps {
+                let found = members.iter().position(|m| m.product == product);
+                if let Some(i) = found {
+                    match &members[i].join {
+                        Some(j) if j.parent == at && j.entity == entity => {
+                            at = i;
+                            continue;
+                        }
+                        _ => {
+                            return Err(format!(
+                                "`{product}` is reached by two join paths in one query ({}); each semantic model is joined once per query",
+                                path.entities.join(" → ")
+                            ));
+                        }
+                    }
+                }
+                let step = join_step(project, at, &members[at].product, &product, &entity);
+                members.push(Member {
+                    qualifier: product.clone(),
+                    product,
+                    join: Some(step),
+                    depth: members[at].depth + 1,
+                });
+                at = members.len() - 1;
+                explicit.insert(at);
+            }
+        }
+        Ok(Self::explore(project, members, &explicit))
+    }
+
+    /// Every product reachable from `members` (the root and the products of explicit paths,
+    /// which are never ambiguous), breadth first, in declaration order.
+    fn explore(project: &Project, mut members: Vec<Member>, explicit: &BTreeSet<usize>) -> Scope {
         let mut fan_out = BTreeSet::new();
         let mut ambiguous = BTreeSet::new();
-        let mut queue = VecDeque::from([0usize]);
-        while let Some(i) = queue.pop_front() {
+        // Breadth first: members in order of depth, then of discovery.
+        let mut done = vec![false; members.len()];
+        while let Some(i) = (0..members.len())
+            .filter(|&i| !done.get(i).copied().unwrap_or(false))
+            .min_by_key(|&i| (members[i].depth, i))
+        {
+            done.resize(members.len(), false);
+            done[i] = true;
             let (from_id, depth) = (members[i].product.clone(), members[i].depth);
             if depth >= MAX_HOPS {
                 continue;
@@ -78,12 +150,13 @@ impl Scope {
                             continue;
                         }
                     }
-                    if let Some(existing) = members.iter().find(|m| m.product == *to_id) {
+                    if let Some(at) = members.iter().position(|m| m.product == *to_id) {
+                        let existing = &members[at];
                         let same_path = existing
                             .join
                             .as_ref()
                             .is_some_and(|j| j.parent == i && j.entity == *entity);
-                        if existing.depth == depth + 1 && !same_path {
+                        if existing.depth == depth + 1 && !same_path && !explicit.contains(&at) {
                             ambiguous.insert(to_id.clone());
                         }
                         continue;
@@ -101,7 +174,6 @@ impl Scope {
                         }),
                         depth: depth + 1,
                     });
-                    queue.push_back(members.len() - 1);
                 }
             }
         }
@@ -146,5 +218,60 @@ impl Scope {
             }
         }
         keep.into_iter().collect()
+    }
+}
+
+/// The products a path passes through from `root`, with the entity each is joined on:
+/// every step's entity is held by the product before it and keys the product after it (an
+/// intermediate product is the first, in declaration order, that also holds the next
+/// entity). `None` when the path does not apply from `root`.
+fn walk(project: &Project, root: &str, path: &JoinPath) -> Option<Vec<(String, String)>> {
+    let keyed = |p: &super::Product, entity: &str| {
+        p.entities
+            .get(entity)
+            .is_some_and(|e| matches!(e.kind, EntityKind::Primary | EntityKind::Unique | EntityKind::Natural))
+    };
+    let mut at = root.to_owned();
+    let mut steps: Vec<(String, String)> = Vec::new();
+    for (k, entity) in path.entities.iter().enumerate() {
+        project.product(&at)?.entities.get(entity)?;
+        let seen = |id: &str| id == root || steps.iter().any(|(p, _)| p == id);
+        let next = match path.entities.get(k + 1) {
+            None => project
+                .product(&path.product)
+                .filter(|p| keyed(p, entity) && !seen(&p.id))
+                .map(|p| p.id.clone())?,
+            Some(following) => project
+                .products
+                .values()
+                .find(|p| !seen(&p.id) && keyed(p, entity) && p.entities.contains_key(following))
+                .map(|p| p.id.clone())?,
+        };
+        steps.push((next.clone(), entity.clone()));
+        at = next;
+    }
+    (!steps.is_empty()).then_some(steps)
+}
+
+/// `parent.entity = product.entity`, with the columns (or computed keys) on each side.
+fn join_step(project: &Project, parent: usize, from: &str, to: &str, entity: &str) -> JoinStep {
+    let left = project.product(from).and_then(|p| p.entities.get(entity));
+    let right = project.product(to).and_then(|p| p.entities.get(entity));
+    JoinStep {
+        parent,
+        entity: entity.to_owned(),
+        left_column: left.map(|e| e.column.clone()).unwrap_or_default(),
+        right_column: right.map(|e| e.column.clone()).unwrap_or_default(),
+        left_expr: left.and_then(|e| e.expr.clone()),
+        right_expr: right.and_then(|e| e.expr.clone()),
+    }
+}
+
+fn root_member(root: &str) -> Member {
+    Member {
+        qualifier: root.to_owned(),
+        product: root.to_owned(),
+        join: None,
+        depth: 0,
     }
 }

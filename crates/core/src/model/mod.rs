@@ -20,7 +20,7 @@ pub use crate::spec::{
     AggKind, ConversionCalculation, DimensionKind, Direction, EntityKind, NonAdditiveWindow, PeriodAgg,
 };
 pub use describe::GroupableDimension;
-pub use graph::{JoinStep, MAX_HOPS, Member, Scope};
+pub use graph::{JoinPath, JoinStep, MAX_HOPS, Member, Scope};
 pub use scope::{
     DimensionError, ENTITY_METRIC_PREFIX, ResolvedDimension, ScopeSchema, declared_schema, entity_metric_columns,
 };

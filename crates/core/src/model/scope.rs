@@ -99,7 +99,15 @@ impl ScopeSchema {
         root: &str,
         columns: &dyn Fn(&Product) -> Schema,
     ) -> Result<ScopeSchema, (String, String, ExprError)> {
-        let scope = Scope::build(project, root);
+        Self::of(project, Scope::build(project, root), columns)
+    }
+
+    /// Like [`Self::new`], over a scope already built (with explicit join paths, say).
+    pub fn of(
+        project: &Project,
+        scope: Scope,
+        columns: &dyn Fn(&Product) -> Schema,
+    ) -> Result<ScopeSchema, (String, String, ExprError)> {
         let mut schema = DFSchema::empty();
         let mut dims = HashMap::new();
         let mut dim_names = Vec::new();

@@ -59,6 +59,9 @@ pub struct Query {
     /// has no value where the offset reaches before `from`). By default the shifted value is
     /// computed from whatever data it needs.
     pub shifted_cumulatives_within_range: bool,
+    /// Products reached by a named join path rather than the shortest one, from every KPI's
+    /// product the path starts from (MetricFlow's `listing__user__x`).
+    pub join_paths: Vec<crate::model::JoinPath>,
 }
 
 /// A query as a front door receives it: KPI ids and `@tag`s, grain and times as text.

@@ -598,7 +598,9 @@ impl<'a> Planner<'a> {
                     Err(_) => declared,
                 }
             };
-            let scope = ScopeSchema::new(self.project, product, &columns).map_err(|(p, d, e)| {
+            let joins = crate::model::Scope::build_with(self.project, product, &self.query.join_paths)
+                .map_err(CanaryError::query)?;
+            let scope = ScopeSchema::of(self.project, joins, &columns).map_err(|(p, d, e)| {
                 CanaryError::Spec(vec![crate::diagnostic::Diagnostic::new(
                     crate::diagnostic::Code::InvalidExpression,
                     crate::diagnostic::Location {

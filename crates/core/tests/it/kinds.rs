@@ -478,3 +478,56 @@ async fn computed_entity_keys_are_checked() {
         }
     }
 }
+
+/// A product reached by two join paths of different lengths: by default the shortest path
+/// is joined; a named path (`Query::join_paths`, MetricFlow's `customer__region__x`) is
+/// joined instead; two different paths to one product in one query are refused.
+#[tokio::test]
+async fn named_join_paths_choose_the_route_to_a_product() {
+    use canary_core::Query;
+    use canary_core::model::JoinPath;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    crate::fixture::create(dir.path());
+    let path = dir.path().join("products/orders.yaml");
+    let text = std::fs::read_to_string(&path).expect("read");
+    let from = "  - { name: customer, type: foreign, column: customer_id }\n";
+    assert!(text.contains(from), "fixture changed");
+    // A shipping region of its own: web orders ship from region 10, app orders from 20.
+    let direct = "  - { name: region, type: foreign, expr: \"CASE WHEN channel = 'web' THEN 10 ELSE 20 END\" }\n";
+    std::fs::write(&path, text.replace(from, &format!("{from}{direct}"))).expect("write");
+    let e = canary_core::Engine::open(dir.path()).await.expect("open");
+    let query = |paths: Vec<JoinPath>| Query {
+        kpis: vec!["revenue".into()],
+        by: vec!["regions.region_name".into()],
+        tenant: Some("a".into()),
+        join_paths: paths,
+        ..Query::default()
+    };
+    let via_customer = JoinPath {
+        entities: vec!["customer".into(), "region".into()],
+        product: "regions".into(),
+    };
+    let direct = JoinPath {
+        entities: vec!["region".into()],
+        product: "regions".into(),
+    };
+    // Direct: web orders 1, 3, 4, 6 = 140 north; app orders 2, 5 = 70 south.
+    let shortest = crate::fixture::query_rows(&e, &query(Vec::new())).await;
+    assert_eq!(shortest, vec![r(&["north", "140"]), r(&["south", "70"])]);
+    assert_eq!(crate::fixture::query_rows(&e, &query(vec![direct.clone()])).await, shortest);
+    // Through the customer: customer 1 (orders 1, 2, 6 = 90) is north; customers 2 and 3
+    // (orders 3, 4, 5 = 120) are south.
+    let named = crate::fixture::query_rows(&e, &query(vec![via_customer.clone()])).await;
+    assert_eq!(named, vec![r(&["north", "90"]), r(&["south", "120"])]);
+    // A path that does not start from the KPI's product does not apply.
+    let elsewhere = JoinPath {
+        entities: vec!["visit".into(), "region".into()],
+        product: "regions".into(),
+    };
+    assert_eq!(crate::fixture::query_rows(&e, &query(vec![elsewhere])).await, shortest);
+    match e.compute(&query(vec![direct, via_customer])).await {
+        Err(err) => assert!(err.to_string().contains("two join paths"), "{err}"),
+        Ok(_) => panic!("two paths to one product were accepted"),
+    }
+}
