@@ -283,6 +283,8 @@ def run(n: int, seed: int, only: list[str], show: int, report: Path | None) -> d
                     or {"columns": cn.columns, "rows": [list(map(str, r)) for r in (cn.rows or [])[:20]]},
                     "metricflow_sql": mf.sql,
                     "canary_cli": cli_line(q),
+                    # The query as regression cases hold it (`query_of` reads it back).
+                    "as_case": as_case(q),
                     **diff,
                 }
             )
@@ -343,6 +345,21 @@ def query_of(d: dict[str, Any]) -> Query:
     q.start = dt.datetime.fromisoformat(d["start"]) if d.get("start") else None
     q.end = dt.datetime.fromisoformat(d["end"]) if d.get("end") else None
     return q
+
+
+def as_case(q: Query) -> dict[str, Any]:
+    """The query as a regression case's `query:` mapping (the inverse of `query_of`)."""
+    d: dict[str, Any] = {"manifest": q.manifest}
+    for k in ("metrics", "group_by", "where", "order_by", "limit", "saved_query"):
+        if getattr(q, k):
+            d[k] = getattr(q, k)
+    if q.start:
+        d["start"] = q.start.isoformat()
+    if q.end:
+        d["end"] = q.end.isoformat()
+    if not q.apply_group_by:
+        d["apply_group_by"] = False
+    return d
 
 
 def freeze(path: Path) -> None:

@@ -20,6 +20,7 @@ impl Planner<'_> {
         leaves: &[usize],
         shifts: &[CalendarDuration],
         window: CumulativeWindow,
+        to_start: Option<Grain>,
     ) -> Result<Frame> {
         let Some(grain) = self.query.grain else {
             return Err(CanaryError::query_hint("cumulative KPIs need a grain", "pass --grain"));
@@ -32,6 +33,8 @@ impl Planner<'_> {
                 (start, grain.add(start, 1), true)
             }
         };
+        let out_range = (from, to);
+        let from = self.start_of_range(grain, to_start, from)?;
         let (from, to, no_data) = match self.shifted_range(from, to, shifts) {
             Some((from, to)) => (from, to, no_data),
             None => (from, grain.add(grain.truncate(from), 1), true),
@@ -115,6 +118,9 @@ impl Planner<'_> {
         if no_data {
             b = b.filter(lit(false)).map_err(pe)?;
         }
+        if let Some(g) = to_start {
+            b = to_start_of(b, grain, g, out_range)?;
+        }
         self.whole_period_shifts(shifts, "cumulative")?;
         let mut b = self.shifted(b, shifts, &values)?;
         if let Some(f) = deferred {
@@ -138,6 +144,7 @@ impl Planner<'_> {
         shifts: &[CalendarDuration],
         window: CumulativeWindow,
         agg: PeriodAgg,
+        to_start: Option<Grain>,
     ) -> Result<Frame> {
         let Some(grain) = self.query.grain else {
             return Err(CanaryError::internal("a daily cumulative frame without a grain"));
@@ -162,6 +169,9 @@ impl Planner<'_> {
             (Some((_, hi)), None) => to.min(bucket.add(bucket.truncate(hi), 1)),
             _ => to,
         };
+        let out_range = (from, to);
+        // Values at the start of a period are read day by day, before the period's pick.
+        let from = self.start_of_range(bucket, to_start, from)?;
         let (from, to, no_data) = match self.shifted_range(from, to, shifts) {
             Some((from, to)) => (from, to, no_data),
             None => (from, bucket.add(bucket.truncate(from), 1), true),
@@ -227,6 +237,9 @@ impl Planner<'_> {
             .join_on(projected.build().map_err(pe)?, JoinType::Inner, on)
             .and_then(|b| b.aggregate(group, daily))
             .map_err(pe)?;
+        if let Some(g) = to_start {
+            b = to_start_of(b, bucket, g, out_range)?;
+        }
         // Filters on metric_time select days; a shifted value's, the days it is shifted to.
         let (deferred, after_shift) = if shifts.is_empty() {
             (deferred, None)
@@ -272,6 +285,30 @@ impl Planner<'_> {
             values,
             anchor: true,
         })
+    }
+
+    /// Where a cumulative frame's periods start: at `from`, or with a `start of GRAIN`
+    /// offset, at the start of `from`'s GRAIN, which must be a period of `grain` (with
+    /// [`Query::shifted_cumulatives_within_range`] and a range, still at `from`).
+    ///
+    /// [`Query::shifted_cumulatives_within_range`]: super::Query::shifted_cumulatives_within_range
+    fn start_of_range(&self, grain: Grain, to_start: Option<Grain>, from: DateTime<Utc>) -> Result<DateTime<Utc>> {
+        let Some(g) = to_start else {
+            return Ok(from);
+        };
+        // A week does not start every month, nor a month every week.
+        let aligned = grain <= Grain::Day || g == grain || (grain >= Grain::Month && g >= grain);
+        if g < grain || !aligned {
+            return Err(CanaryError::query_hint(
+                format!("a cumulative value at the start of each {g} cannot be reported per {grain}"),
+                format!("query at grain `day`, or at a grain that every {g} starts"),
+            ));
+        }
+        if self.query.shifted_cumulatives_within_range && self.from.is_some() {
+            // MetricFlow's semantics: the values read lie in the range too.
+            return Ok(from);
+        }
+        Ok(g.truncate(from))
     }
 
     /// The periods a cumulative frame shifted by `shifts` is computed for: `from..to` moved
@@ -321,4 +358,34 @@ impl Planner<'_> {
         }
         Ok((projected, aggregates))
     }
+}
+
+/// Each period of `range` at `grain` with the values `b` has at the start of its `to_start`
+/// period (`b` has `period`, then dimensions and values).
+fn to_start_of(
+    b: LogicalPlanBuilder,
+    grain: Grain,
+    to_start: Grain,
+    range: (DateTime<Utc>, DateTime<Utc>),
+) -> Result<LogicalPlanBuilder> {
+    let periods = spine(grain, range.0, range.1, CumulativeWindow::AllTime)?;
+    let out = spine_plan(&periods)
+        .and_then(|p| p.project(vec![ident(PERIOD_COLUMN).alias("_out")]))
+        .map_err(pe)?;
+    let keep: Vec<Expr> = b
+        .schema()
+        .columns()
+        .into_iter()
+        .filter(|c| c.name != PERIOD_COLUMN)
+        .map(Expr::Column)
+        .collect();
+    let mut projection = vec![ident("_out").alias(PERIOD_COLUMN)];
+    projection.extend(keep);
+    out.join_on(
+        b.build().map_err(pe)?,
+        JoinType::Inner,
+        vec![truncate(to_start, ident("_out")).eq(ident(PERIOD_COLUMN))],
+    )
+    .and_then(|j| j.project(projection))
+    .map_err(pe)
 }

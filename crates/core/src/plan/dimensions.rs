@@ -56,6 +56,7 @@ impl<'a> Planner<'a> {
         }
         let mut b = planner.scan(product, &needed)?;
         if let Some(w) = filter {
+            b = planner.join_entity_metrics(product, b, &[&w])?;
             b = b.filter(w).map_err(CanaryError::plan)?;
         }
         if dims.is_empty() {

@@ -36,6 +36,8 @@ enum FrameKey {
         shifts: Vec<CalendarDuration>,
         window: CumulativeWindow,
         period_agg: Option<PeriodAgg>,
+        /// A `start of GRAIN` offset: each period reads the value at the start of its GRAIN.
+        to_start: Option<Grain>,
     },
     Conversion {
         kpi: String,
@@ -55,7 +57,12 @@ impl Planner<'_> {
             let to_start = leaf.key.to_start;
             let custom_shift = leaf.key.custom_shift.clone();
             let special = to_start.is_some() || custom_shift.is_some();
-            if special && (!matches!(leaf.key.kind, LeafKind::Plain) || measure.non_additive.is_some()) {
+            let cumulative_to_start =
+                matches!(leaf.key.kind, LeafKind::Cumulative(..)) && custom_shift.is_none() && shifts.is_empty();
+            if special
+                && !cumulative_to_start
+                && (!matches!(leaf.key.kind, LeafKind::Plain) || measure.non_additive.is_some())
+            {
                 return Err(CanaryError::query(
                     "`start of` and custom-granularity offsets work on simple and ratio values only, not yet on cumulative, conversion or semi-additive ones",
                 ));
@@ -83,6 +90,7 @@ impl Planner<'_> {
                     shifts,
                     window: *window,
                     period_agg: *period_agg,
+                    to_start,
                 },
                 LeafKind::ConversionBase(k) | LeafKind::ConversionHits(k) => {
                     FrameKey::Conversion { kpi: k.clone(), shifts }
@@ -106,15 +114,17 @@ impl Planner<'_> {
                     shifts,
                     window,
                     period_agg: None,
+                    to_start,
                     ..
-                } => frames.push(self.cumulative_frame(&product, &leaves, &shifts, window)?),
+                } => frames.push(self.cumulative_frame(&product, &leaves, &shifts, window, to_start)?),
                 FrameKey::Cumulative {
                     product,
                     shifts,
                     window,
                     period_agg: Some(agg),
+                    to_start,
                     ..
-                } => frames.push(self.daily_cumulative_frame(&product, &leaves, &shifts, window, agg)?),
+                } => frames.push(self.daily_cumulative_frame(&product, &leaves, &shifts, window, agg, to_start)?),
                 FrameKey::Conversion { kpi, shifts } => frames.extend(self.conversion_frames(&kpi, &leaves, &shifts)?),
             }
         }
@@ -250,8 +260,31 @@ impl Planner<'_> {
             .and_then(LogicalPlanBuilder::build)
             .map_err(pe)?;
         let own_key = entity_key(project, product, product, &e.column, e.expr.as_deref())?;
+        let (b, own_key) = column_key(b, own_key, &format!("{name}__own_key"))?;
         b.join_with_expr_keys(values, JoinType::Left, (vec![own_key], vec![ident(key)]), None)
             .map_err(pe)
+    }
+
+    /// Join every KPI-per-entity column (`__kpi__K__per__E`) that `exprs` read to the rows
+    /// of `product`.
+    pub(super) fn join_entity_metrics(
+        &mut self,
+        product: &str,
+        mut b: LogicalPlanBuilder,
+        exprs: &[&Expr],
+    ) -> Result<LogicalPlanBuilder> {
+        let mut names: BTreeSet<String> = BTreeSet::new();
+        for e in exprs {
+            for c in e.column_refs() {
+                if c.relation.is_none() && c.name.starts_with(crate::model::ENTITY_METRIC_PREFIX) {
+                    names.insert(c.name.clone());
+                }
+            }
+        }
+        for name in names {
+            b = self.join_entity_metric(product, b, &name)?;
+        }
+        Ok(b)
     }
 
     /// Equality of the partition dimensions `member` shares (by name) with its nearest
@@ -606,4 +639,15 @@ impl Planner<'_> {
             anchor: true,
         })
     }
+}
+
+/// A join key that reads no column (a constant computed key, `expr: 1`) cannot be matched
+/// by a join: it becomes a column of `b` named `name` first.
+fn column_key(b: LogicalPlanBuilder, key: Expr, name: &str) -> Result<(LogicalPlanBuilder, Expr)> {
+    if !key.column_refs().is_empty() {
+        return Ok((b, key));
+    }
+    let mut columns: Vec<Expr> = b.schema().columns().into_iter().map(Expr::Column).collect();
+    columns.push(key.alias(name));
+    Ok((b.project(columns).map_err(pe)?, ident(name)))
 }

@@ -54,10 +54,10 @@ pub struct Query {
     pub calendar: Option<(DateTime<Utc>, DateTime<Utc>)>,
     /// Custom granularities usable as `NAME:GRAIN` in `by` (e.g. fiscal quarters).
     pub custom_grains: std::collections::BTreeMap<String, CustomGrain>,
-    /// Whether a time-shifted cumulative KPI reports only values whose own period lies in
-    /// the range too (MetricFlow's semantics: a derived metric offsetting a cumulative one
-    /// has no value where the offset reaches before `from`). By default the shifted value is
-    /// computed from whatever data it needs.
+    /// Whether a time-shifted cumulative KPI (an offset, or `start of GRAIN`) reports only
+    /// values whose own period lies in the range too (MetricFlow's semantics: a derived
+    /// metric offsetting a cumulative one has no value where the offset reaches before
+    /// `from`). By default the shifted value is computed from whatever data it needs.
     pub shifted_cumulatives_within_range: bool,
     /// Products reached by a named join path rather than the shortest one, from every KPI's
     /// product the path starts from (MetricFlow's `listing__user__x`).

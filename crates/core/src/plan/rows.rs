@@ -115,17 +115,8 @@ impl Planner<'_> {
             needed.extend(ScopeSchema::qualifiers(e));
         }
         let mut b = self.scan(product, &needed)?;
-        let mut metric_columns: BTreeSet<String> = BTreeSet::new();
-        for e in filter.iter().chain(extra.iter()) {
-            for c in e.column_refs() {
-                if c.relation.is_none() && c.name.starts_with(crate::model::ENTITY_METRIC_PREFIX) {
-                    metric_columns.insert(c.name.clone());
-                }
-            }
-        }
-        for name in metric_columns {
-            b = self.join_entity_metric(product, b, &name)?;
-        }
+        let reads: Vec<&Expr> = filter.iter().chain(extra.iter()).collect();
+        b = self.join_entity_metrics(product, b, &reads)?;
         b = self.move_rows(b, product, measure, shifts, &t, opts.to_start)?;
         if let Some(w) = filter {
             b = b.filter(w).map_err(pe)?;

@@ -531,3 +531,47 @@ async fn named_join_paths_choose_the_route_to_a_product() {
         Ok(_) => panic!("two paths to one product were accepted"),
     }
 }
+
+/// `start of month` over a cumulative KPI: each day takes the running total of the day that
+/// starts its month; with a period pick (`period_agg: first`), a week takes its first day's.
+#[tokio::test]
+async fn cumulative_values_at_the_start_of_a_period() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    crate::fixture::create(dir.path());
+    let kpis = dir.path().join("kpis/all.yaml");
+    let mut text = std::fs::read_to_string(&kpis).expect("read");
+    text.push_str(
+        "  - { id: revenue_total_first, version: 1.0.0, type: cumulative, measure: orders.revenue, cumulative: { period_agg: first } }
+  - id: total_at_month_start
+    version: 1.0.0
+    type: derived
+    expr: t
+    inputs: [{ kpi: revenue_total_first, alias: t, offset: start of month }]
+",
+    );
+    std::fs::write(&kpis, text).expect("write");
+    let e = canary_core::Engine::open(dir.path()).await.expect("open");
+    let q = |grain: Grain, from: &str, to: &str| canary_core::Query {
+        kpis: vec!["total_at_month_start".into()],
+        grain: Some(grain),
+        from: Some(canary_core::model::parse_instant(from).expect("from")),
+        to: Some(canary_core::model::parse_instant(to).expect("to")),
+        tenant: Some("a".into()),
+        ..canary_core::Query::default()
+    };
+    // Tenant a's running total: 60 on Feb 1 (orders of 10, 20, 30 in January), 210 on Mar 1
+    // (40 and 50 in February, 60 on Mar 1 itself).
+    let days = crate::fixture::query_rows(&e, &q(Grain::Day, "2024-02-28", "2024-03-03")).await;
+    assert_eq!(
+        days,
+        vec![
+            r(&["2024-02-28", "60"]),
+            r(&["2024-02-29", "60"]),
+            r(&["2024-03-01", "210"]),
+            r(&["2024-03-02", "210"]),
+        ]
+    );
+    // The week of Monday Feb 26 starts in February: its first day reads Feb 1.
+    let weeks = crate::fixture::query_rows(&e, &q(Grain::Week, "2024-02-26", "2024-03-10")).await;
+    assert_eq!(weeks, vec![r(&["2024-02-26", "60"]), r(&["2024-03-04", "210"])]);
+}
