@@ -177,8 +177,19 @@ fn render_call(
     let column = if parsed.is_metric_time() {
         "metric_time".to_owned()
     } else {
-        let r = resolve(manifest, root, &parsed)?;
+        let mut r = resolve(manifest, root, &parsed)?;
         super::names::push_join_path(paths, &parsed, &r.reference);
+        // An entity named on its own is each measure's own (see `group_by_reference`).
+        if parsed.entity_path.is_empty() && r.reference == format!("{root}.{}", parsed.element) {
+            let own = manifest
+                .semantic_models
+                .iter()
+                .any(|m| m.name == root && m.entities.iter().any(|e| e.name == parsed.element));
+            if own {
+                // Quoted: a name such as `user` is also an SQL keyword.
+                r.reference = format!("\"{}\"", parsed.element);
+            }
+        }
         if r.is_time {
             format!("CAST({} AS TIMESTAMP)", r.reference)
         } else {

@@ -141,7 +141,19 @@ impl MfProject {
         name: &MfName,
         full_path: bool,
     ) -> Result<(String, String)> {
-        let resolved = resolve(&self.manifest, root, name)?;
+        let mut resolved = resolve(&self.manifest, root, name)?;
+        // An entity named on its own (`listing`) is each metric's own: unqualified, it is
+        // read from every measure's product (MetricFlow groups each metric by its model's key).
+        let own_entity = name.entity_path.is_empty()
+            && self
+                .manifest
+                .semantic_models
+                .iter()
+                .any(|m| m.name == root && m.entities.iter().any(|e| e.name == name.element))
+            && resolved.reference == format!("{root}.{}", name.element);
+        if own_entity {
+            resolved.reference = name.element.clone();
+        }
         // In a metric query, a dimension reached through more entities than named is output
         // with the whole path (`user__x` from bookings is `listing__user__x`).
         let path = if full_path {
