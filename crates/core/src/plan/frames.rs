@@ -132,66 +132,88 @@ impl Planner<'_> {
     }
 
     /// Scan a product, restricted to the tenant, joined to the products `needed` names.
+    ///
+    /// Joins nest as MetricFlow's do: each joined product comes with the products joined
+    /// through it, and a condition a deeper product has on an ancestor (equal partitions,
+    /// validity at the root's time) is part of the join at that ancestor, so a deeper row
+    /// that does not match drops the whole path, not only itself.
     pub(super) fn scan(&mut self, product: &str, needed: &BTreeSet<String>) -> Result<LogicalPlanBuilder> {
         let scope = self.scope(product)?.scope.clone();
-        let mut plan: Option<LogicalPlanBuilder> = None;
-        for i in scope.closure(needed) {
-            let member = &scope.members[i];
-            let table = self.catalog.table(&member.product)?;
-            let mut b = LogicalPlanBuilder::scan(
-                member.qualifier.as_str(),
-                provider_as_source(table.provider.clone()),
-                None,
-            )
+        let members = scope.closure(needed);
+        self.scan_subtree(product, &scope, &members, 0)
+    }
+
+    /// Member `i` of `scope`, joined to its children among `members`, each with its own.
+    fn scan_subtree(
+        &mut self,
+        root: &str,
+        scope: &crate::model::Scope,
+        members: &[usize],
+        i: usize,
+    ) -> Result<LogicalPlanBuilder> {
+        let member = &scope.members[i];
+        let table = self.catalog.table(&member.product)?;
+        let mut b = LogicalPlanBuilder::scan(member.qualifier.as_str(), provider_as_source(table.provider.clone()), None)
             .map_err(pe)?;
-            let contract = &self.project.products[&member.product];
-            if let (Some(tenant), Some(tc)) = (&self.query.tenant, &contract.tenant_column) {
-                // Directly above the scan, below every user expression.
-                b = b
-                    .filter(column(&member.qualifier, tc).eq(lit(tenant.as_str())))
-                    .map_err(pe)?;
-            }
-            plan = Some(match (plan, &member.join) {
-                (None, _) if self.joins == JoinType::Full => {
-                    // Marks the root's rows, which a full join does not keep apart.
-                    let mut columns: Vec<Expr> = b.schema().columns().into_iter().map(Expr::Column).collect();
-                    columns.push(lit(true).alias(super::ROOT_ROW));
-                    b.project(columns).map_err(pe)?
-                }
-                (None, _) => b,
-                (Some(left), Some(join)) => {
-                    let parent = &scope.members[join.parent].qualifier;
-                    let mut partitions = self.partition_match(&scope, member, join.parent);
-                    if let Some(valid) = self.valid_at_root_time(product, member)? {
-                        partitions = Some(match partitions {
-                            Some(p) => p.and(valid),
-                            None => valid,
-                        });
-                    }
-                    let parent_product = &scope.members[join.parent].product;
-                    let keys = (
-                        vec![entity_key(
-                            self.project,
-                            parent_product,
-                            parent,
-                            &join.left_column,
-                            join.left_expr.as_deref(),
-                        )?],
-                        vec![entity_key(
-                            self.project,
-                            &member.product,
-                            &member.qualifier,
-                            &join.right_column,
-                            join.right_expr.as_deref(),
-                        )?],
-                    );
-                    left.join_with_expr_keys(b.build().map_err(pe)?, self.joins, keys, partitions)
-                        .map_err(pe)?
-                }
-                (Some(_), None) => return Err(CanaryError::internal("a joined member without a join")),
-            });
+        let contract = &self.project.products[&member.product];
+        if let (Some(tenant), Some(tc)) = (&self.query.tenant, &contract.tenant_column) {
+            // Directly above the scan, below every user expression.
+            b = b
+                .filter(column(&member.qualifier, tc).eq(lit(tenant.as_str())))
+                .map_err(pe)?;
         }
-        plan.ok_or_else(|| CanaryError::internal("empty scope"))
+        if i == 0 && self.joins == JoinType::Full {
+            // Marks the root's rows, which a full join does not keep apart.
+            let mut columns: Vec<Expr> = b.schema().columns().into_iter().map(Expr::Column).collect();
+            columns.push(lit(true).alias(super::ROOT_ROW));
+            b = b.project(columns).map_err(pe)?;
+        }
+        let children: Vec<usize> = members
+            .iter()
+            .copied()
+            .filter(|&c| scope.members[c].join.as_ref().is_some_and(|j| j.parent == i))
+            .collect();
+        for c in children {
+            let sub = self.scan_subtree(root, scope, members, c)?;
+            let Some(join) = scope.members[c].join.clone() else {
+                return Err(CanaryError::internal("a joined member without a join"));
+            };
+            let keys = (
+                vec![entity_key(
+                    self.project,
+                    &member.product,
+                    &member.qualifier,
+                    &join.left_column,
+                    join.left_expr.as_deref(),
+                )?],
+                vec![entity_key(
+                    self.project,
+                    &scope.members[c].product,
+                    &scope.members[c].qualifier,
+                    &join.right_column,
+                    join.right_expr.as_deref(),
+                )?],
+            );
+            // The conditions of c and of the products joined through it that read this one.
+            let mut on = Vec::new();
+            for &d in members.iter().filter(|&&d| descends_from(scope, d, c)) {
+                on.extend(
+                    self.partition_matches(scope, d)
+                        .into_iter()
+                        .filter(|(at, _)| *at == i)
+                        .map(|(_, e)| e),
+                );
+                if i == 0
+                    && let Some(valid) = self.valid_at_root_time(root, &scope.members[d])?
+                {
+                    on.push(valid);
+                }
+            }
+            b = b
+                .join_with_expr_keys(sub.build().map_err(pe)?, self.joins, keys, conjunction(on))
+                .map_err(pe)?;
+        }
+        Ok(b)
     }
 
     /// For a product with history, the rows valid at the root product's time:
@@ -287,19 +309,15 @@ impl Planner<'_> {
         Ok(b)
     }
 
-    /// Equality of the partition dimensions `member` shares (by name) with its nearest
-    /// ancestor in the scope that has them.
-    fn partition_match(
-        &self,
-        scope: &crate::model::Scope,
-        member: &crate::model::Member,
-        parent: usize,
-    ) -> Option<Expr> {
+    /// Equality of each partition dimension member `m` shares (by name) with its nearest
+    /// ancestor in the scope that has it, with that ancestor's index.
+    fn partition_matches(&self, scope: &crate::model::Scope, m: usize) -> Vec<(usize, Expr)> {
         let plain = |e: &str| e.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let member = &scope.members[m];
         let product = &self.project.products[&member.product];
         let mut all = Vec::new();
         for (name, dim) in product.dimensions.iter().filter(|(_, d)| d.partition && plain(&d.expr)) {
-            let mut at = Some(parent);
+            let mut at = member.join.as_ref().map(|j| j.parent);
             while let Some(i) = at {
                 let ancestor = &scope.members[i];
                 let theirs = self.project.products[&ancestor.product]
@@ -307,13 +325,16 @@ impl Planner<'_> {
                     .get(name)
                     .filter(|d| d.partition && plain(&d.expr));
                 if let Some(d) = theirs {
-                    all.push(column(&ancestor.qualifier, &d.expr).eq(column(&member.qualifier, &dim.expr)));
+                    all.push((
+                        i,
+                        column(&ancestor.qualifier, &d.expr).eq(column(&member.qualifier, &dim.expr)),
+                    ));
                     break;
                 }
                 at = ancestor.join.as_ref().map(|j| j.parent);
             }
         }
-        conjunction(all)
+        all
     }
 
     /// The UTC time expression a measure aggregates over, checked against the grain.
@@ -650,4 +671,16 @@ fn column_key(b: LogicalPlanBuilder, key: Expr, name: &str) -> Result<(LogicalPl
     let mut columns: Vec<Expr> = b.schema().columns().into_iter().map(Expr::Column).collect();
     columns.push(key.alias(name));
     Ok((b.project(columns).map_err(pe)?, ident(name)))
+}
+
+/// Whether member `d` is `c` or joined through it.
+fn descends_from(scope: &crate::model::Scope, d: usize, c: usize) -> bool {
+    let mut at = Some(d);
+    while let Some(i) = at {
+        if i == c {
+            return true;
+        }
+        at = scope.members[i].join.as_ref().map(|j| j.parent);
+    }
+    false
 }
