@@ -375,7 +375,14 @@ impl MfProject {
             shifted_cumulatives_within_range: true,
             join_paths,
         };
-        let query = if grain.is_some() && (from.is_none() || to.is_none()) && self.uses_time_spine(&q.metrics) {
+        let custom_period = query.by.iter().any(|b| {
+            b.strip_prefix("metric_time:")
+                .is_some_and(|m| self.custom_grains.contains_key(m))
+        });
+        let query = if (grain.is_some() || custom_period)
+            && (from.is_none() || to.is_none())
+            && self.uses_time_spine(&q.metrics)
+        {
             Query {
                 calendar: self.calendar,
                 ..query

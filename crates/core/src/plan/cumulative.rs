@@ -146,9 +146,12 @@ impl Planner<'_> {
         agg: PeriodAgg,
         to_start: Option<Grain>,
     ) -> Result<Frame> {
-        let Some(grain) = self.query.grain else {
+        // Grouped by a custom granularity of metric_time instead of a grain: per day, then
+        // one value per custom period.
+        let Some(grain) = self.query.grain.or(self.custom_period_day()) else {
             return Err(CanaryError::internal("a daily cumulative frame without a grain"));
         };
+        let per_period = self.query.grain.is_some();
         let mut bucket = grain.min(Grain::Day);
         if let CumulativeWindow::Trailing(d) = window {
             bucket = bucket.min(d.unit);
@@ -254,7 +257,10 @@ impl Planner<'_> {
         }
         let values: Vec<String> = leaves.iter().map(|&i| self.leaves[i].column.clone()).collect();
         // One value per output period, from its days.
-        let mut keys = vec![truncate(grain, ident(PERIOD_COLUMN)).alias(PERIOD_COLUMN)];
+        let mut keys = Vec::new();
+        if per_period {
+            keys.push(truncate(grain, ident(PERIOD_COLUMN)).alias(PERIOD_COLUMN));
+        }
         keys.extend(row_dims.iter().map(|(n, _)| ident(n)));
         keys.extend(time_dims.iter().map(|(n, e)| e.clone().alias(n)));
         let order = || vec![ident(PERIOD_COLUMN).sort(true, false)];
@@ -271,7 +277,10 @@ impl Planner<'_> {
             .collect();
         let b = b.aggregate(keys, picks).map_err(pe)?;
         // Back to the query's column order: period, then `by`.
-        let mut out = vec![ident(PERIOD_COLUMN)];
+        let mut out = Vec::new();
+        if per_period {
+            out.push(ident(PERIOD_COLUMN));
+        }
         out.extend(self.query.by.iter().map(ident));
         out.extend(values.iter().map(ident));
         let b = b.project(out).map_err(pe)?;

@@ -77,13 +77,15 @@ impl Planner<'_> {
                     custom_shift: custom_shift.clone(),
                 },
                 // Daily values reported per period, queried without a grain: the total.
-                LeafKind::Cumulative(_, Some(_)) if self.query.grain.is_none() => FrameKey::Plain {
+                LeafKind::Cumulative(_, Some(_)) if self.query.grain.is_none() && self.custom_period_day().is_none() => {
+                    FrameKey::Plain {
                     product: input.product.clone(),
                     time,
                     shifts,
-                    to_start,
-                    custom_shift: custom_shift.clone(),
-                },
+                        to_start,
+                        custom_shift: custom_shift.clone(),
+                    }
+                }
                 LeafKind::Cumulative(window, period_agg) => FrameKey::Cumulative {
                     product: input.product.clone(),
                     time,

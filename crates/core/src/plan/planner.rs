@@ -234,9 +234,19 @@ impl<'a> Planner<'a> {
         self.query.calendar.or(self.project.settings.calendar)
     }
 
+    /// Without a grain, grouped by a custom granularity of `metric_time` (`metric_time:fiscal`):
+    /// the day, at which cumulative values are computed before each custom period picks one.
+    pub(super) fn custom_period_day(&self) -> Option<crate::model::Grain> {
+        let custom = self.query.by.iter().any(|b| {
+            b.split_once(':')
+                .is_some_and(|(base, m)| base == METRIC_TIME && self.query.custom_grains.contains_key(m))
+        });
+        (self.query.grain.is_none() && custom).then_some(crate::model::Grain::Day)
+    }
+
     /// Whether a time spine over a concrete range is needed and the query does not give one.
     pub fn needs_bounds(&self) -> bool {
-        self.query.grain.is_some()
+        self.query.grain.or(self.custom_period_day()).is_some()
             && (self.from.is_none() || self.to.is_none())
             && self.calendar().is_none()
             && (self.every_period
@@ -284,7 +294,7 @@ impl<'a> Planner<'a> {
 
     /// Build the plan. `bounds` is the data's time range, needed when [`Self::needs_bounds`].
     pub fn plan(mut self, bounds: Option<(DateTime<Utc>, DateTime<Utc>)>) -> Result<PlannedQuery> {
-        if let Some(g) = self.query.grain {
+        if let Some(g) = self.query.grain.or(self.custom_period_day()) {
             // `hi` is the last instant with data: the spine runs through its period.
             let calendar = self.calendar().or(bounds);
             let lo = self.from.or(calendar.map(|(lo, _)| g.truncate(lo)));
