@@ -558,6 +558,9 @@ struct MetricKpis<'a> {
 
 type Converted = std::result::Result<KpiSpec, String>;
 
+/// How deep a filter on a derived input is pushed through derived metrics under it.
+const MAX_FILTERED_DEPTH: usize = 6;
+
 impl MetricKpis<'_> {
     /// An input metric as a KPI id: the metric itself, or a hidden simple KPI with the
     /// input's (and the outer metric's) filters added.
@@ -580,14 +583,36 @@ impl MetricKpis<'_> {
             .metrics
             .get(input.name())
             .ok_or_else(|| format!("unknown metric `{}`", input.name()))?;
-        if !inner.kind.eq_ignore_ascii_case("simple") {
+        let id = format!("{}__input_{n}", self.metric.name);
+        let kind = inner.kind.to_ascii_lowercase();
+        if kind == "derived" || kind == "ratio" {
+            if id.matches("__input_").count() > MAX_FILTERED_DEPTH {
+                return Err(format!(
+                    "filters pushed through more than {MAX_FILTERED_DEPTH} levels of derived metrics (a cycle?)"
+                ));
+            }
+            // The filter holds for every metric under the input: a hidden copy of it whose
+            // own inputs carry the filter down to the simple metrics.
+            let mut copy = (*inner).clone();
+            copy.name = id.clone();
+            copy.filter = Some(super::manifest::Filter::Many(
+                inner.filter.iter().flat_map(|f| f.templates()).chain(all).collect(),
+            ));
+            let c = MetricKpis {
+                metric: &copy,
+                ..*self
+            };
+            let k = if kind == "derived" { c.derived(out)? } else { c.ratio(out)? };
+            out.push(k);
+            return Ok(id);
+        }
+        if kind != "simple" {
             return Err(format!(
-                "a filter on the input `{}`, which is not a simple metric, is not supported yet",
+                "a filter on the input `{}`, a {kind} metric, is not supported yet",
                 input.name()
             ));
         }
         let (measure, filter) = simple_parts(self.manifest, self.measures, inner, &all)?;
-        let id = format!("{}__input_{n}", self.metric.name);
         let mut k = kpi(&id, KpiType::Simple);
         k.measure = Some(measure);
         k.filter = filter;

@@ -477,11 +477,30 @@ impl MfProject {
         }
         for m in &q.metrics {
             let Some(why) = self.time_bound(m, 0) else { continue };
-            let own_time = self.root_model(m).and_then(|model| {
-                let product = self.engine.project().product(&model)?;
-                product.time_dimension.clone()
-            });
-            if own_time.is_some_and(|t| names.iter().any(|n| n.element == t && n.entity_path.len() == 1)) {
+            let Some(model) = self.root_model(m) else { continue };
+            let own_time = self
+                .engine
+                .project()
+                .product(&model)
+                .and_then(|p| p.time_dimension.clone());
+            // The metric's own time dimension: through an entity that keys its model
+            // (`booking__ds`), not another model's `ds` (`listing__ds`).
+            let keys: Vec<&str> = self
+                .manifest
+                .semantic_models
+                .iter()
+                .filter(|sm| sm.name == model)
+                .flat_map(|sm| {
+                    sm.primary_entity.iter().map(String::as_str).chain(
+                        sm.entities
+                            .iter()
+                            .filter(|e| matches!(e.kind.to_ascii_lowercase().as_str(), "primary" | "unique" | "natural"))
+                            .map(|e| e.name.as_str()),
+                    )
+                })
+                .collect();
+            let own = |n: &MfName| n.entity_path.len() == 1 && keys.contains(&n.entity_path[0].as_str());
+            if own_time.is_some_and(|t| names.iter().any(|n| n.element == t && own(n))) {
                 continue;
             }
             return Err(CanaryError::query_hint(
