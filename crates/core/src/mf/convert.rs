@@ -598,11 +598,12 @@ impl MetricKpis<'_> {
             copy.filter = Some(super::manifest::Filter::Many(
                 inner.filter.iter().flat_map(|f| f.templates()).chain(all).collect(),
             ));
-            let c = MetricKpis {
-                metric: &copy,
-                ..*self
+            let c = MetricKpis { metric: &copy, ..*self };
+            let k = if kind == "derived" {
+                c.derived(out)?
+            } else {
+                c.ratio(out)?
             };
-            let k = if kind == "derived" { c.derived(out)? } else { c.ratio(out)? };
             out.push(k);
             return Ok(id);
         }

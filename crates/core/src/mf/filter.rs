@@ -33,7 +33,14 @@ pub(crate) fn render_collecting(
         let end = after
             .find("}}")
             .ok_or_else(|| CanaryError::query(format!("unclosed `{{{{` in filter `{template}`")))?;
-        out.push_str(&render_call(manifest, root, after[..end].trim(), template, customs, paths)?);
+        out.push_str(&render_call(
+            manifest,
+            root,
+            after[..end].trim(),
+            template,
+            customs,
+            paths,
+        )?);
         rest = &after[end + 2..];
     }
     out.push_str(rest);

@@ -494,7 +494,9 @@ impl MfProject {
                     sm.primary_entity.iter().map(String::as_str).chain(
                         sm.entities
                             .iter()
-                            .filter(|e| matches!(e.kind.to_ascii_lowercase().as_str(), "primary" | "unique" | "natural"))
+                            .filter(|e| {
+                                matches!(e.kind.to_ascii_lowercase().as_str(), "primary" | "unique" | "natural")
+                            })
                             .map(|e| e.name.as_str()),
                     )
                 })
@@ -530,4 +532,3 @@ impl MfProject {
 pub async fn run_query(manifest: &Path, data: &Path, query: &MfQuery) -> Result<QueryResult> {
     MfProject::open(manifest, data).await?.query(query).await
 }
-

@@ -77,11 +77,13 @@ impl Planner<'_> {
                     custom_shift: custom_shift.clone(),
                 },
                 // Daily values reported per period, queried without a grain: the total.
-                LeafKind::Cumulative(_, Some(_)) if self.query.grain.is_none() && self.custom_period_day().is_none() => {
+                LeafKind::Cumulative(_, Some(_))
+                    if self.query.grain.is_none() && self.custom_period_day().is_none() =>
+                {
                     FrameKey::Plain {
-                    product: input.product.clone(),
-                    time,
-                    shifts,
+                        product: input.product.clone(),
+                        time,
+                        shifts,
                         to_start,
                         custom_shift: custom_shift.clone(),
                     }
@@ -155,8 +157,12 @@ impl Planner<'_> {
     ) -> Result<LogicalPlanBuilder> {
         let member = &scope.members[i];
         let table = self.catalog.table(&member.product)?;
-        let mut b = LogicalPlanBuilder::scan(member.qualifier.as_str(), provider_as_source(table.provider.clone()), None)
-            .map_err(pe)?;
+        let mut b = LogicalPlanBuilder::scan(
+            member.qualifier.as_str(),
+            provider_as_source(table.provider.clone()),
+            None,
+        )
+        .map_err(pe)?;
         let contract = &self.project.products[&member.product];
         if let (Some(tenant), Some(tc)) = (&self.query.tenant, &contract.tenant_column) {
             // Directly above the scan, below every user expression.

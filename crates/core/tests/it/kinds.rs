@@ -515,7 +515,10 @@ async fn named_join_paths_choose_the_route_to_a_product() {
     // Direct: web orders 1, 3, 4, 6 = 140 north; app orders 2, 5 = 70 south.
     let shortest = crate::fixture::query_rows(&e, &query(Vec::new())).await;
     assert_eq!(shortest, vec![r(&["north", "140"]), r(&["south", "70"])]);
-    assert_eq!(crate::fixture::query_rows(&e, &query(vec![direct.clone()])).await, shortest);
+    assert_eq!(
+        crate::fixture::query_rows(&e, &query(vec![direct.clone()])).await,
+        shortest
+    );
     // Through the customer: customer 1 (orders 1, 2, 6 = 90) is north; customers 2 and 3
     // (orders 3, 4, 5 = 120) are south.
     let named = crate::fixture::query_rows(&e, &query(vec![via_customer.clone()])).await;
