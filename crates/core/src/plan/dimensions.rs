@@ -81,10 +81,14 @@ impl<'a> Planner<'a> {
         } else {
             b.project(group)
         };
-        let plan = b
-            .and_then(|b| b.sort(keys.into_iter().map(|k| k.sort(true, false)).collect::<Vec<_>>()))
-            .and_then(LogicalPlanBuilder::build)
-            .map_err(CanaryError::plan)?;
+        // Sorted for a reader; MetricFlow's distinct values are sorted by their caller, after
+        // the time spine is joined.
+        let b = if full_joins {
+            b
+        } else {
+            b.and_then(|b| b.sort(keys.into_iter().map(|k| k.sort(true, false)).collect::<Vec<_>>()))
+        };
+        let plan = b.and_then(LogicalPlanBuilder::build).map_err(CanaryError::plan)?;
         let columns = dims
             .into_iter()
             .map(|(name, _)| OutputColumn {
