@@ -252,7 +252,9 @@ impl Planner<'_> {
         to_start: Option<Grain>,
     ) -> Result<LogicalPlanBuilder> {
         if let (Some(raw), Some(time), Some(g)) = (&t.raw, &t.time, to_start) {
-            let day = truncate(t.out_unit, raw.clone());
+            // The unit a row is read at: an offset to a sub-daily grain (`start of hour`) reads
+            // the rows of the hour that starts each output period, not of its whole day.
+            let day = truncate(t.out_unit.min(g), raw.clone());
             if let Some(from) = self.from {
                 b = b.filter(raw.clone().gt_eq(ts_lit(g.truncate(from)))).map_err(pe)?;
             }

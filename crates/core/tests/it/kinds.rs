@@ -578,3 +578,27 @@ async fn cumulative_values_at_the_start_of_a_period() {
     let weeks = crate::fixture::query_rows(&e, &q(Grain::Week, "2024-02-26", "2024-03-10")).await;
     assert_eq!(weeks, vec![r(&["2024-02-26", "60"]), r(&["2024-03-04", "210"])]);
 }
+
+/// `start of hour` at day grain reads the rows of the hour that starts each day (as
+/// MetricFlow's `offset_to_grain: hour`), not the whole day.
+#[tokio::test]
+async fn start_of_a_sub_daily_grain_reads_that_hour() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    crate::fixture::create(dir.path());
+    let kpis = dir.path().join("kpis/all.yaml");
+    let mut text = std::fs::read_to_string(&kpis).expect("read");
+    text.push_str(
+        "  - id: revenue_first_hour
+    version: 1.0.0
+    type: derived
+    expr: h
+    inputs: [{ kpi: revenue, alias: h, offset: start of hour }]
+",
+    );
+    std::fs::write(&kpis, text).expect("write");
+    let e = canary_core::Engine::open(dir.path()).await.expect("open");
+    // Of tenant a's orders only order 6 (60, 2024-03-01 00:00) lies in the first hour of a day.
+    let got = rows(&e, &["revenue_first_hour"], Some(Grain::Day), &[], A).await;
+    let with_value: Vec<Vec<String>> = got.into_iter().filter(|r| !r[1].is_empty()).collect();
+    assert_eq!(with_value, vec![r(&["2024-03-01", "60"])]);
+}
