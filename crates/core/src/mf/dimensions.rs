@@ -74,8 +74,6 @@ impl MfProject {
                     .map_err(CanaryError::plan)?,
             )
         };
-        // Only rows of a joined model can lack a row of the first model.
-        let joined = dims.as_ref().is_some_and(|d| count_joins(d) > 0);
         let b = match (spine, dims) {
             (Some(s), Some(d)) => LogicalPlanBuilder::from(s).cross_join(d),
             (Some(p), None) | (None, Some(p)) => Ok(LogicalPlanBuilder::from(p)),
@@ -89,7 +87,8 @@ impl MfProject {
         }
         // A joined model's row that matches no row of the model the values are read from has
         // no metric_time: MetricFlow joins the time spine to that model only.
-        let root_rows = joined && b.schema().has_column_with_unqualified_name(ROOT_ROW);
+        // Present only when a model was joined to the first one.
+        let root_rows = b.schema().has_column_with_unqualified_name(ROOT_ROW);
         let is_time = |n: &String| times.iter().any(|(g, _)| &outputs[g] == n);
         let projection: Vec<Expr> = unique
             .iter()

@@ -186,16 +186,10 @@ fn render_call(
     } else {
         let mut r = resolve(manifest, root, &parsed)?;
         super::names::push_join_path(paths, &parsed, &r.reference);
-        // An entity named on its own is each measure's own (see `group_by_reference`).
-        if parsed.entity_path.is_empty() && r.reference == format!("{root}.{}", parsed.element) {
-            let own = manifest
-                .semantic_models
-                .iter()
-                .any(|m| m.name == root && m.entities.iter().any(|e| e.name == parsed.element));
-            if own {
-                // Quoted: a name such as `user` is also an SQL keyword.
-                r.reference = format!("\"{}\"", parsed.element);
-            }
+        // An entity named on its own is each measure's own key (quoted: a name such as
+        // `user` is also an SQL keyword).
+        if super::names::is_own_entity(manifest, root, &parsed, &r.reference) {
+            r.reference = format!("\"{}\"", parsed.element);
         }
         if r.is_time {
             format!("CAST({} AS TIMESTAMP)", r.reference)

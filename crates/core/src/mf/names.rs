@@ -69,11 +69,23 @@ pub struct Resolved {
 }
 
 /// Whether `model` is keyed by `entity` (so `entity__x` names its dimensions).
-fn keyed_by(model: &SemanticModel, entity: &str) -> bool {
+pub(super) fn keyed_by(model: &SemanticModel, entity: &str) -> bool {
     model.primary_entity.as_deref() == Some(entity)
         || model.entities.iter().any(|e| {
             e.name == entity && matches!(e.kind.to_ascii_lowercase().as_str(), "primary" | "unique" | "natural")
         })
+}
+
+/// Whether `name`, resolved from `root` to `reference`, is an entity of `root` named on its
+/// own (`listing`): each metric's own key, so read unqualified from every measure's product
+/// (MetricFlow groups and filters each metric by its own model's key).
+pub(super) fn is_own_entity(manifest: &Manifest, root: &str, name: &MfName, reference: &str) -> bool {
+    name.entity_path.is_empty()
+        && reference == format!("{root}.{}", name.element)
+        && manifest
+            .semantic_models
+            .iter()
+            .any(|m| m.name == root && m.entities.iter().any(|e| e.name == name.element))
 }
 
 /// Resolve `name` as seen from the semantic model `root`.

@@ -72,7 +72,7 @@ impl<'a> Planner<'a> {
             });
         }
         let mut group: Vec<Expr> = dims.iter().map(|(n, e)| e.clone().alias(n)).collect();
-        if full_joins {
+        if b.schema().has_column_with_unqualified_name(super::ROOT_ROW) {
             group.push(ident(super::ROOT_ROW).is_not_null().alias(super::ROOT_ROW));
         }
         let keys: Vec<Expr> = group.iter().map(|e| ident(e.schema_name().to_string())).collect();

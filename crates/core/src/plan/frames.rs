@@ -170,17 +170,18 @@ impl Planner<'_> {
                 .filter(column(&member.qualifier, tc).eq(lit(tenant.as_str())))
                 .map_err(pe)?;
         }
-        if i == 0 && self.joins == JoinType::Full {
-            // Marks the root's rows, which a full join does not keep apart.
-            let mut columns: Vec<Expr> = b.schema().columns().into_iter().map(Expr::Column).collect();
-            columns.push(lit(true).alias(super::ROOT_ROW));
-            b = b.project(columns).map_err(pe)?;
-        }
         let children: Vec<usize> = members
             .iter()
             .copied()
             .filter(|&c| scope.members[c].join.as_ref().is_some_and(|j| j.parent == i))
             .collect();
+        if i == 0 && self.joins == JoinType::Full && !children.is_empty() {
+            // Marks the root's rows, which a full join does not keep apart from a joined
+            // product's rows that match none.
+            let mut columns: Vec<Expr> = b.schema().columns().into_iter().map(Expr::Column).collect();
+            columns.push(lit(true).alias(super::ROOT_ROW));
+            b = b.project(columns).map_err(pe)?;
+        }
         for c in children {
             let sub = self.scan_subtree(root, scope, members, c)?;
             let Some(join) = scope.members[c].join.clone() else {

@@ -359,8 +359,18 @@ pub fn create(dir: &Path) {
 
 /// A fresh fixture project and its engine.
 pub async fn engine() -> (tempfile::TempDir, Engine) {
+    engine_with_kpis("").await
+}
+
+/// The fixture with `extra` (YAML list items, indented as in `KPIS`) appended to its KPIs.
+pub async fn engine_with_kpis(extra: &str) -> (tempfile::TempDir, Engine) {
     let dir = tempfile::tempdir().expect("tempdir");
     create(dir.path());
+    if !extra.is_empty() {
+        let kpis = dir.path().join("kpis/all.yaml");
+        let text = std::fs::read_to_string(&kpis).expect("read");
+        std::fs::write(&kpis, text + extra).expect("write");
+    }
     let engine = Engine::open(dir.path()).await.unwrap_or_else(|e| match e {
         canary_core::CanaryError::Spec(d) => panic!("fixture invalid: {d:#?}"),
         other => panic!("{other}"),

@@ -539,11 +539,7 @@ async fn named_join_paths_choose_the_route_to_a_product() {
 /// starts its month; with a period pick (`period_agg: first`), a week takes its first day's.
 #[tokio::test]
 async fn cumulative_values_at_the_start_of_a_period() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    crate::fixture::create(dir.path());
-    let kpis = dir.path().join("kpis/all.yaml");
-    let mut text = std::fs::read_to_string(&kpis).expect("read");
-    text.push_str(
+    let (_dir, e) = crate::fixture::engine_with_kpis(
         "  - { id: revenue_total_first, version: 1.0.0, type: cumulative, measure: orders.revenue, cumulative: { period_agg: first } }
   - id: total_at_month_start
     version: 1.0.0
@@ -551,9 +547,8 @@ async fn cumulative_values_at_the_start_of_a_period() {
     expr: t
     inputs: [{ kpi: revenue_total_first, alias: t, offset: start of month }]
 ",
-    );
-    std::fs::write(&kpis, text).expect("write");
-    let e = canary_core::Engine::open(dir.path()).await.expect("open");
+    )
+    .await;
     let q = |grain: Grain, from: &str, to: &str| canary_core::Query {
         kpis: vec!["total_at_month_start".into()],
         grain: Some(grain),
@@ -583,20 +578,15 @@ async fn cumulative_values_at_the_start_of_a_period() {
 /// MetricFlow's `offset_to_grain: hour`), not the whole day.
 #[tokio::test]
 async fn start_of_a_sub_daily_grain_reads_that_hour() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    crate::fixture::create(dir.path());
-    let kpis = dir.path().join("kpis/all.yaml");
-    let mut text = std::fs::read_to_string(&kpis).expect("read");
-    text.push_str(
+    let (_dir, e) = crate::fixture::engine_with_kpis(
         "  - id: revenue_first_hour
     version: 1.0.0
     type: derived
     expr: h
     inputs: [{ kpi: revenue, alias: h, offset: start of hour }]
 ",
-    );
-    std::fs::write(&kpis, text).expect("write");
-    let e = canary_core::Engine::open(dir.path()).await.expect("open");
+    )
+    .await;
     // Of tenant a's orders only order 6 (60, 2024-03-01 00:00) lies in the first hour of a day.
     let got = rows(&e, &["revenue_first_hour"], Some(Grain::Day), &[], A).await;
     let with_value: Vec<Vec<String>> = got.into_iter().filter(|r| !r[1].is_empty()).collect();
