@@ -560,6 +560,8 @@ type Converted = std::result::Result<KpiSpec, String>;
 
 /// How deep a filter on a derived input is pushed through derived metrics under it.
 const MAX_FILTERED_DEPTH: usize = 6;
+/// How many hidden KPIs one metric may need: the copies multiply with each level's inputs.
+const MAX_HIDDEN_KPIS: usize = 1_000;
 
 impl MetricKpis<'_> {
     /// An input metric as a KPI id: the metric itself, or a hidden simple KPI with the
@@ -589,6 +591,11 @@ impl MetricKpis<'_> {
             if id.matches("__input_").count() > MAX_FILTERED_DEPTH {
                 return Err(format!(
                     "filters pushed through more than {MAX_FILTERED_DEPTH} levels of derived metrics (a cycle?)"
+                ));
+            }
+            if out.len() >= MAX_HIDDEN_KPIS {
+                return Err(format!(
+                    "filters pushed down to the inputs of derived metrics need more than {MAX_HIDDEN_KPIS} hidden copies"
                 ));
             }
             // The filter holds for every metric under the input: a hidden copy of it whose
