@@ -129,6 +129,11 @@ class Oracle:
         self._tmp = tempfile.TemporaryDirectory(prefix="mf-oracle-")
         self._engines: dict[str, MetricFlowEngine] = {}
 
+    def run_sql(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Column names and rows of SQL run on the suite's tables (MetricFlow's, corrected)."""
+        cur = self.conn.execute(sql)
+        return [d[0] for d in cur.description], [tuple(r) for r in cur.fetchall()]
+
     def engine(self, manifest: str) -> MetricFlowEngine:
         if manifest not in self._engines:
             folder = manifest_folder(self.suite / "semantic_manifest_yamls", manifest, Path(self._tmp.name))

@@ -20,9 +20,11 @@ import datetime as dt
 import json
 import math
 import os
+import re
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -193,28 +195,88 @@ def load_known(path: Path) -> list[dict[str, Any]]:
     return list(yaml.safe_load(path.read_text()) or [])
 
 
-def known_bug(known: list[dict[str, Any]], q: Query) -> dict[str, Any] | None:
+def spine_join_on_every_time_column(sql: str, q: Query) -> str | None:
+    """MetricFlow's SQL with each time-spine join made on every `metric_time` group-by.
+
+    MetricFlow joins the spine to a metric's rows on one `metric_time` column only, so with
+    two (`metric_time__week` and `metric_time__quarter`) a week across two quarters gets the
+    week's value in each, and a date part pair (`extract_quarter`, `extract_doy`) gets the
+    quarter's value on every day. `None` when no such join is in the SQL."""
+    times = [g for g in q.group_by if g.startswith("metric_time__")]
+    if len(times) < 2 or "Join to Time Spine Dataset" not in sql:
+        return None
+    on = re.compile(r"ON\n(\s+)(subq_\d+)\.(metric_time__\w+) = (subq_\d+)\.(metric_time__\w+)\n")
+
+    def every_column(m: re.Match[str]) -> str:
+        indent, a, x, b, y = m.groups()
+        if x != y or x not in times:
+            return m.group(0)
+        return m.group(0) + "".join(f"{indent}AND {a}.{t} = {b}.{t}\n" for t in times if t != x)
+
+    fixed = on.sub(every_column, sql)
+    return fixed if fixed != sql else None
+
+
+# Corrections of MetricFlow's SQL that `mf_bugs.yaml` entries name (`correction:`).
+CORRECTIONS: dict[str, Callable[[str, Query], str | None]] = {
+    "spine_join_on_every_time_column": spine_join_on_every_time_column,
+}
+
+
+def known_bug(
+    known: list[dict[str, Any]],
+    q: Query,
+    mf: Answer | None = None,
+    cn: Answer | None = None,
+    run_sql: Callable[[str], tuple[list[str], list[tuple[Any, ...]]]] | None = None,
+) -> dict[str, Any] | None:
+    """The entry of `known` that explains a disagreement: by `match` (strings of the query's
+    description), or by `correction` (MetricFlow's SQL, corrected and run again, gives
+    Canary's answer: the evidence is checked on every run)."""
     text = q.describe()
     for k in known:
-        if all(s in text for s in k["match"]):
+        if "match" in k and all(s in text for s in k["match"]):
+            return k
+        correct = CORRECTIONS.get(k.get("correction", ""))
+        if correct is None or mf is None or cn is None or run_sql is None or cn.rows is None:
+            continue
+        fixed = correct(mf.sql, q)
+        if fixed is None:
+            continue
+        try:
+            cols, rows = run_sql(fixed)
+        except Exception:  # a correction that does not run explains nothing
+            continue
+        corrected = Answer([c.lower() for c in cols], [tuple(norm(v) for v in r) for r in rows])
+        if same_answer(q, corrected, cn):
             return k
     return None
 
 
-def judge(q: Query, mf: Answer, cn: Answer, known: list[dict[str, Any]]) -> str:
+def same_answer(q: Query, mf: Answer, cn: Answer) -> bool:
+    # MetricFlow's column order is an artefact of its planner (custom grains first, say); the
+    # suite compares names, so do we: Canary's columns are put in MetricFlow's order.
+    if sorted(mf.columns or []) != sorted(cn.columns or []) or len(set(cn.columns or [])) != len(cn.columns or []):
+        return False
+    idx = [(cn.columns or []).index(c) for c in mf.columns or []]
+    rows = [tuple(r[i] for i in idx) for r in cn.rows or []]
+    return same_rows(mf.rows or [], rows, bool(q.order_by))
+
+
+def judge(
+    q: Query,
+    mf: Answer,
+    cn: Answer,
+    known: list[dict[str, Any]],
+    run_sql: Callable[[str], tuple[list[str], list[tuple[Any, ...]]]] | None = None,
+) -> str:
     if mf.error is not None:
         return "both_refuse" if cn.error is not None else "canary_only"
     if cn.error is not None:
         return "canary_error"
-    ordered = bool(q.order_by)
-    # MetricFlow's column order is an artefact of its planner (custom grains first, say); the
-    # suite compares names, so do we: Canary's columns are put in MetricFlow's order.
-    if sorted(mf.columns or []) == sorted(cn.columns or []) and len(set(cn.columns or [])) == len(cn.columns or []):
-        idx = [(cn.columns or []).index(c) for c in mf.columns or []]
-        rows = [tuple(r[i] for i in idx) for r in cn.rows or []]
-        if same_rows(mf.rows or [], rows, ordered):
-            return "agree"
-    return "known_mf_bug" if known_bug(known, q) else "disagree"
+    if same_answer(q, mf, cn):
+        return "agree"
+    return "known_mf_bug" if known_bug(known, q, mf, cn, run_sql) else "disagree"
 
 
 def manifests(oracle: Oracle, only: list[str]) -> dict[str, Space]:
@@ -257,7 +319,7 @@ def run(n: int, seed: int, only: list[str], show: int, report: Path | None) -> d
         spent["canary"] += t2 - t1
         slowest.append((t2 - t0, round(t1 - t0, 2), round(t2 - t1, 2), q.describe()))
         slowest = sorted(slowest, reverse=True)[:5]
-        verdict = judge(q, mf, cn, known)
+        verdict = judge(q, mf, cn, known, oracle.run_sql)
         outcomes[verdict] += 1
         for t in [*sorted(q.tags), f"manifest:{m}"]:
             by_tag[t][verdict] += 1

@@ -69,3 +69,31 @@ def test_the_suite_passes_with_check_queries_run_by_duckdb() -> None:
     regressed = {case: why for case, why in failed.items() if case in listed}
     assert not regressed, f"listed cases fail with DuckDB's check queries: {regressed}"
     assert passed >= 161, f"{passed} of {len(results)} pass with DuckDB's check queries: {failed}"
+
+
+def test_a_spine_joined_on_one_time_column_is_a_known_metricflow_bug_only_with_evidence() -> None:
+    """MetricFlow joins the time spine on one `metric_time` column: the week of Jan 27, 2020
+    (across January and February) gets the week's bookings in each month. Its own SQL,
+    joined on both columns, gives Canary's answer; an answer that differs otherwise is
+    still a disagreement."""
+    import datetime as dt
+
+    from generate import Query
+    from oracle import Oracle
+
+    require_inputs()
+    q = Query(
+        "simple_manifest",
+        ["bookings_fill_nulls_with_0"],
+        ["metric_time__week", "metric_time__month"],
+        [],
+        start=dt.datetime(2020, 1, 20),
+        end=dt.datetime(2020, 2, 10),
+    )
+    oracle = Oracle(run.SUITE)
+    mf, cn = run.ask_metricflow(oracle, q), run.ask_canary(q)
+    known = run.load_known(HERE / "mf_bugs.yaml")
+    assert not run.same_answer(q, mf, cn), "MetricFlow now answers like Canary: drop the entry"
+    assert run.judge(q, mf, cn, known, oracle.run_sql) == "known_mf_bug"
+    wrong = run.Answer(cn.columns, [(*r[:-1], 1.0 + (r[-1] or 0)) for r in cn.rows or []])
+    assert run.judge(q, mf, wrong, known, oracle.run_sql) == "disagree"

@@ -238,6 +238,8 @@ impl Walker<'_> {
                 }
                 out
             }
+            // A generated time spine reads no data product.
+            LogicalPlan::TableScan(t) if t.table_name.table() == crate::plan::SPINE_TABLE => Node::empty(width),
             LogicalPlan::TableScan(t) => self.scan(t),
             LogicalPlan::EmptyRelation(_) | LogicalPlan::Values(_) => Node::empty(width),
             LogicalPlan::SubqueryAlias(s) => self.node(&s.input),

@@ -375,21 +375,17 @@ impl MfProject {
             shifted_cumulatives_within_range: true,
             join_paths,
         };
-        let custom_period = query.by.iter().any(|b| {
-            b.strip_prefix("metric_time:")
-                .is_some_and(|m| self.custom_grains.contains_key(m))
-        });
-        let query = if (grain.is_some() || custom_period)
-            && (from.is_none() || to.is_none())
-            && self.uses_time_spine(&q.metrics)
-        {
-            Query {
-                calendar: self.calendar,
-                ..query
-            }
-        } else {
-            query
-        };
+        // Any form of metric_time (a custom granularity, a date part) is read off the spine.
+        let time_by = query.by.iter().any(|b| b.starts_with("metric_time:"));
+        let query =
+            if (grain.is_some() || time_by) && (from.is_none() || to.is_none()) && self.uses_time_spine(&q.metrics) {
+                Query {
+                    calendar: self.calendar,
+                    ..query
+                }
+            } else {
+                query
+            };
         let planned = self.engine.plan(&query).await?;
         // Coarser grains, custom grains and date parts of metric_time are read from the rows;
         // a period the time spine adds has no rows, so there they come from the period.

@@ -152,7 +152,17 @@ impl Planner<'_> {
             return Err(CanaryError::internal("a daily cumulative frame without a grain"));
         };
         let per_period = self.query.grain.is_some();
-        let mut bucket = grain.min(Grain::Day);
+        // Values are per day, or per unit of the measure's time when that is finer.
+        let first = self.leaves[leaves[0]].key.input.measure.clone();
+        let p = &self.project.products[product];
+        let recorded = p
+            .measures
+            .get(&first)
+            .and_then(|m| p.measure_time_dimension(m))
+            .and_then(|t| p.dimensions.get(t))
+            .and_then(|d| d.granularity)
+            .unwrap_or(Grain::Day);
+        let mut bucket = grain.min(recorded.min(Grain::Day));
         if let CumulativeWindow::Trailing(d) = window {
             bucket = bucket.min(d.unit);
         }
@@ -182,6 +192,17 @@ impl Planner<'_> {
         let mut rows = Vec::new();
         let mut d = bucket.truncate(from);
         while d < to {
+            if rows.len() == super::time::MAX_SPINE_PERIODS {
+                return Err(CanaryError::query_hint(
+                    format!(
+                        "the time spine from {} to {} has more than {} periods of a {bucket}",
+                        from.format("%Y-%m-%d"),
+                        to.format("%Y-%m-%d"),
+                        super::time::MAX_SPINE_PERIODS
+                    ),
+                    "narrow the range with --from/--to (or the calendar setting), or use a coarser --grain",
+                ));
+            }
             let hi = bucket.add(d, 1);
             let lo = match window {
                 CumulativeWindow::AllTime => None,
@@ -200,7 +221,6 @@ impl Planner<'_> {
             .min()
             .filter(|_| window != CumulativeWindow::AllTime);
         let data_hi = rows.iter().map(|r| r.hi).max();
-        let first = self.leaves[leaves[0]].key.input.measure.clone();
         let (measures, filters) = self.leaf_measures(product, leaves)?;
         let time = self.time_expr(product, &first)?;
         let Rows {

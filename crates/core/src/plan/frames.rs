@@ -387,12 +387,16 @@ impl Planner<'_> {
 
     /// Whether `shifts` move rows rather than periods: when there is no grain, or a shift
     /// does not map periods of the grain onto periods (5 days at month grain). Rows are then
-    /// moved at day grain (finer if the grain or a shift is) and aggregated after.
+    /// moved at day grain (finer if the grain or a shift is) and aggregated after. Also
+    /// when the query groups by another form of `metric_time` (a coarser grain, a date part,
+    /// a custom granularity): those are read from the moved time, not the row's own.
     pub(super) fn shifts_rows(&self, shifts: &[CalendarDuration]) -> bool {
         !shifts.is_empty()
             && match self.query.grain {
                 None => true,
-                Some(g) => shifts.iter().any(|d| !super::time::offset_fits_grain(*d, g)),
+                Some(g) => {
+                    shifts.iter().any(|d| !super::time::offset_fits_grain(*d, g)) || !self.metric_time_bys().is_empty()
+                }
             }
     }
 

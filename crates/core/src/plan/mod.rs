@@ -23,6 +23,7 @@ pub use exact_sum::{ExactSum, Partials};
 pub use planner::{MAX_KPI_EXPANSIONS, MAX_KPI_EXPR_NODES, OutputColumn, OutputRole, PlannedQuery, Planner};
 pub use sql::portable;
 pub use time::MAX_SPINE_PERIODS;
+pub(crate) use time::SPINE_TABLE;
 pub use udaf::{Percentile, percentile_cont, percentile_disc};
 
 /// Name of the output column holding the start of each period.

@@ -244,9 +244,20 @@ impl<'a> Planner<'a> {
         (self.query.grain.is_none() && custom).then_some(crate::model::Grain::Day)
     }
 
+    /// The grain of the time spine, if the query can have one: the query's grain; else the
+    /// day, when grouping by a custom granularity of `metric_time`, or by another form of it
+    /// with a KPI that reports every period.
+    fn spine_grain(&self) -> Option<crate::model::Grain> {
+        let every_day = self.every_period && !self.metric_time_bys().is_empty();
+        self.query
+            .grain
+            .or(self.custom_period_day())
+            .or(every_day.then_some(crate::model::Grain::Day))
+    }
+
     /// Whether a time spine over a concrete range is needed and the query does not give one.
     pub fn needs_bounds(&self) -> bool {
-        self.query.grain.or(self.custom_period_day()).is_some()
+        self.spine_grain().is_some()
             && (self.from.is_none() || self.to.is_none())
             && self.calendar().is_none()
             && (self.every_period
@@ -294,7 +305,7 @@ impl<'a> Planner<'a> {
 
     /// Build the plan. `bounds` is the data's time range, needed when [`Self::needs_bounds`].
     pub fn plan(mut self, bounds: Option<(DateTime<Utc>, DateTime<Utc>)>) -> Result<PlannedQuery> {
-        if let Some(g) = self.query.grain.or(self.custom_period_day()) {
+        if let Some(g) = self.spine_grain() {
             // `hi` is the last instant with data: the spine runs through its period.
             let calendar = self.calendar().or(bounds);
             let lo = self.from.or(calendar.map(|(lo, _)| g.truncate(lo)));
@@ -303,10 +314,12 @@ impl<'a> Planner<'a> {
         }
         let frames = self.frames()?;
         let mut combined = self.combine(frames)?;
-        if let (true, Some(g), Some((lo, hi))) = (self.every_period, self.query.grain, self.spine_range) {
-            combined = self.add_missing_periods(combined, g, lo, hi)?;
+        if let (true, Some(_), Some(range)) = (self.every_period, self.spine_grain(), self.spine_range) {
+            let clip = self.calendar().or(bounds);
+            combined = self.add_missing_periods(combined, self.query.grain, range, clip)?;
             // Filters on metric_time alone select the added periods too.
-            if let (Some(sql), Some(leaf)) = (self.query.filter.clone(), self.leaves.first()) {
+            if let (Some(sql), Some(leaf), Some(_)) = (self.query.filter.clone(), self.leaves.first(), self.query.grain)
+            {
                 let product = leaf.key.input.product.clone();
                 let on_period: Vec<Expr> = self.period_conjuncts(&product, &sql)?.into_iter().flatten().collect();
                 if let Some(f) = datafusion::logical_expr::utils::conjunction(on_period) {
@@ -362,36 +375,67 @@ impl<'a> Planner<'a> {
     }
 
     /// Add a row for each period of `[lo, hi)` the plan has none for: `by` dimensions and
-    /// values empty.
+    /// values empty. With other forms of `metric_time` in `by` (a coarser grain, a date
+    /// part, a custom granularity), a row for each combination of them and the period that
+    /// a day of the range has, within `clip` (the calendar's first and last day) when there
+    /// is one: a week across two months is the week in each month. `grain` is the query's.
     fn add_missing_periods(
         &self,
         combined: LogicalPlanBuilder,
-        grain: crate::model::Grain,
-        lo: DateTime<Utc>,
-        hi: DateTime<Utc>,
+        grain: Option<crate::model::Grain>,
+        (lo, hi): (DateTime<Utc>, DateTime<Utc>),
+        clip: Option<(DateTime<Utc>, DateTime<Utc>)>,
     ) -> Result<LogicalPlanBuilder> {
-        let rows = super::time::spine(grain, lo, hi, CumulativeWindow::AllTime)?;
+        use crate::model::Grain;
+        let time_bys = self.metric_time_bys();
+        let unit = match grain {
+            Some(g) if time_bys.is_empty() => g,
+            Some(g) => g.min(Grain::Day),
+            None => Grain::Day,
+        };
+        let (lo, hi) = match clip {
+            Some((first, last)) if Some(unit) != grain => {
+                (lo.max(unit.truncate(first)), hi.min(unit.add(unit.truncate(last), 1)))
+            }
+            _ => (lo, hi),
+        };
+        let rows = super::time::spine(unit, lo, hi, CumulativeWindow::AllTime)?;
+        let day = ident(PERIOD_COLUMN);
+        let mut keys = Vec::new();
+        let mut key_names = Vec::new();
+        if let Some(g) = grain {
+            keys.push(super::time::truncate(g, day.clone()).alias(PERIOD_COLUMN));
+            key_names.push(PERIOD_COLUMN.to_owned());
+        }
+        for (name, m) in &time_bys {
+            keys.push(self.time_modifier(name, m, day.clone())?.alias(name));
+            key_names.push(name.clone());
+        }
+        let present_names: Vec<String> = (0..key_names.len()).map(|i| format!("_present{i}")).collect();
         let combined = combined.build().map_err(CanaryError::plan)?;
         let present = LogicalPlanBuilder::from(combined.clone())
-            .project(vec![ident(PERIOD_COLUMN).alias("_present")])
+            .project(key_names.iter().zip(&present_names).map(|(k, p)| ident(k).alias(p)))
             .and_then(LogicalPlanBuilder::build)
             .map_err(CanaryError::plan)?;
         let mut projection = Vec::new();
         for field in combined.schema().fields() {
-            if field.name() == PERIOD_COLUMN {
-                projection.push(ident(PERIOD_COLUMN));
+            if key_names.contains(field.name()) {
+                projection.push(ident(field.name()));
             } else {
                 let null = ScalarValue::try_from(field.data_type()).map_err(CanaryError::plan)?;
                 projection.push(lit(null).alias(field.name()));
             }
         }
         let missing = super::time::spine_plan(&rows)
+            .and_then(|b| b.project(keys))
+            .and_then(LogicalPlanBuilder::distinct)
             .and_then(|b| {
-                b.join(
+                b.join_detailed(
                     present,
                     datafusion::common::JoinType::LeftAnti,
-                    (vec![PERIOD_COLUMN], vec!["_present"]),
+                    (key_names.clone(), present_names.clone()),
                     None,
+                    datafusion::common::NullEquality::NullEqualsNull,
                 )
             })
             .and_then(|b| b.project(projection))
@@ -748,28 +792,50 @@ impl<'a> Planner<'a> {
             };
             let expr = match modifier {
                 None => expr,
-                Some(m) => match m.strip_prefix("extract_") {
-                    Some(part) => {
-                        let part = if part == "dow" { "isodow" } else { part };
-                        cast(
-                            datafusion::functions::datetime::expr_fn::date_part(lit(part), super::time::ts(expr)),
-                            DataType::Int64,
-                        )
-                    }
-                    None => match (m.parse::<crate::model::Grain>(), self.query.custom_grains.get(m)) {
-                        (Ok(grain), _) => super::time::truncate(grain, super::time::ts(expr)),
-                        (Err(_), Some(custom)) => super::custom_grain_expr(custom, expr),
-                        (Err(e), None) => {
-                            return Err(CanaryError::query(format!(
-                                "`{name}`: {e}; or `extract_PART` for a date part"
-                            )));
-                        }
-                    },
-                },
+                Some(m) => self.time_modifier(name, m, expr)?,
             };
             out.push((name.clone(), expr, is_time));
         }
         Ok(out)
+    }
+
+    /// A time expression at the grain, date part (`extract_PART`) or custom granularity
+    /// `modifier` of the `by` name `name`.
+    fn time_modifier(&self, name: &str, modifier: &str, expr: Expr) -> Result<Expr> {
+        Ok(match modifier.strip_prefix("extract_") {
+            Some(part) => {
+                let part = if part == "dow" { "isodow" } else { part };
+                cast(
+                    datafusion::functions::datetime::expr_fn::date_part(lit(part), super::time::ts(expr)),
+                    DataType::Int64,
+                )
+            }
+            None => match (
+                modifier.parse::<crate::model::Grain>(),
+                self.query.custom_grains.get(modifier),
+            ) {
+                (Ok(grain), _) => super::time::truncate(grain, super::time::ts(expr)),
+                (Err(_), Some(custom)) => super::custom_grain_expr(custom, expr),
+                (Err(e), None) => {
+                    return Err(CanaryError::query(format!(
+                        "`{name}`: {e}; or `extract_PART` for a date part"
+                    )));
+                }
+            },
+        })
+    }
+
+    /// The `by` names that are a form of `metric_time` (a grain, date part or custom
+    /// granularity), with that form.
+    pub(super) fn metric_time_bys(&self) -> Vec<(String, String)> {
+        self.query
+            .by
+            .iter()
+            .filter_map(|b| {
+                let (base, m) = b.split_once(':')?;
+                (base == METRIC_TIME).then(|| (b.clone(), m.to_owned()))
+            })
+            .collect()
     }
 
     /// Union the frames on their keys; keep rows present in an anchor frame.

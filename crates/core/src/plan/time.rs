@@ -153,18 +153,39 @@ pub fn spine(
     Ok(rows)
 }
 
-/// The spine as a `VALUES` plan with columns `period`, `_lo`, `_hi`.
+/// The name of the in-memory table a time spine is read from (lineage knows it is no data
+/// product).
+pub const SPINE_TABLE: &str = "canary_time_spine";
+
+/// The spine as a plan with columns `period`, `_lo`, `_hi`: a scan of an in-memory table,
+/// so that a spine of many periods (the hours of years) costs its arrays, not a plan node
+/// per value.
 pub fn spine_plan(rows: &[SpineRow]) -> Result<LogicalPlanBuilder> {
-    let null_ts = || lit(ScalarValue::TimestampMicrosecond(None, Some(Arc::from("UTC"))));
-    let values = rows
-        .iter()
-        .map(|r| vec![ts_lit(r.period), r.lo.map(ts_lit).unwrap_or_else(null_ts), ts_lit(r.hi)])
-        .collect();
-    LogicalPlanBuilder::values(values)?.project(vec![
-        Expr::Column("column1".into()).alias(super::PERIOD_COLUMN),
-        Expr::Column("column2".into()).alias("_lo"),
-        Expr::Column("column3".into()).alias("_hi"),
-    ])
+    use datafusion::arrow::array::{ArrayRef, TimestampMicrosecondArray};
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use datafusion::arrow::record_batch::RecordBatch;
+    let column = |values: Vec<Option<i64>>| -> ArrayRef {
+        Arc::new(TimestampMicrosecondArray::from(values).with_timezone("UTC"))
+    };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new(super::PERIOD_COLUMN, ts_type(), false),
+        Field::new("_lo", ts_type(), true),
+        Field::new("_hi", ts_type(), false),
+    ]));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&schema),
+        vec![
+            column(rows.iter().map(|r| Some(r.period.timestamp_micros())).collect()),
+            column(rows.iter().map(|r| r.lo.map(|t| t.timestamp_micros())).collect()),
+            column(rows.iter().map(|r| Some(r.hi.timestamp_micros())).collect()),
+        ],
+    )?;
+    let table = datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]])?;
+    LogicalPlanBuilder::scan(
+        SPINE_TABLE,
+        datafusion::datasource::provider_as_source(Arc::new(table)),
+        None,
+    )
 }
 
 #[cfg(test)]

@@ -91,8 +91,9 @@ pub struct CumulativeSpec {
     /// Restart at the start of each such period, e.g. `month` for month-to-date.
     #[serde(default)]
     pub grain_to_date: Option<String>,
-    /// Compute the running total per day (day `d` covers data in `(d - window, d]`) and
-    /// report one of the days of each period. Omitted: the window ends with each period.
+    /// Compute the running total per day (day `d` covers data in `(d - window, d]`), or
+    /// per hour when the measure's time dimension is recorded by the hour, and report one
+    /// of those values for each period. Omitted: the window ends with each period.
     #[serde(default)]
     pub period_agg: Option<PeriodAgg>,
 }

@@ -315,10 +315,13 @@ async fn offsets_that_do_not_fit_the_grain_move_rows() {
 #[tokio::test]
 async fn daily_cumulative_values_reported_per_period() {
     let (_dir, e) = engine().await;
-    // Tenant a, window 2 days: day d holds the revenue of d - 1 and d. Days with a value:
-    // Jan 5, 6 (10), Jan 20, 21 (20), Jan 31 (30), Feb 1 (30), Feb 2, 3 (40), Feb 15, 16
-    // (50), Mar 1, 2 (60). First: 10, 30, 60; last: 30, 50, 60; average:
-    // (10+10+20+20+30)/5 = 18, (30+40+40+50+50)/5 = 42, 60.
+    // Tenant a, window 2 days; `ordered_at` is recorded by the hour, so the values are
+    // hourly: hour h holds the revenue of (h - 48 h, h]. Each order counts for 48 hours
+    // from its own: Jan 5 10:00 (10), Jan 20 12:00 (20), Jan 31 23:00 (30, one hour in
+    // January, 47 in February), Feb 2 09:00 (40; its first 14 hours overlap the 30: 70),
+    // Feb 15 15:00 (50), Mar 1 00:00 (60). First: 10, 30, 60; last: 30, 50, 60; average:
+    // (48·10 + 48·20 + 30) / 97 = 15.1546, (33·30 + 14·70 + 34·40 + 48·50) / 129 = 44.4186,
+    // 60.
     let got = rows(
         &e,
         &["revenue_2d_first", "revenue_2d_last", "revenue_2d_avg"],
@@ -330,8 +333,8 @@ async fn daily_cumulative_values_reported_per_period() {
     assert_eq!(
         got,
         vec![
-            r(&["2024-01-01", "10", "30", "18"]),
-            r(&["2024-02-01", "30", "50", "42"]),
+            r(&["2024-01-01", "10", "30", "15.1546"]),
+            r(&["2024-02-01", "30", "50", "44.4186"]),
             r(&["2024-03-01", "60", "60", "60"]),
         ]
     );
