@@ -511,11 +511,23 @@ impl Planner<'_> {
         Ok((measures, filters))
     }
 
+    /// A leaf's KPI filter over the rows; `metric_time` in it is the time of the row.
     pub(super) fn leaf_filter(&mut self, product: &str, i: usize) -> Result<Option<Expr>> {
-        match self.leaves[i].key.input.filter.clone() {
-            Some(sql) => Ok(Some(self.parse_in(product, &sql, "KPI filter")?)),
-            None => Ok(None),
-        }
+        let Some(sql) = self.leaves[i].key.input.filter.clone() else {
+            return Ok(None);
+        };
+        let time = if sql.contains(super::planner::METRIC_TIME) {
+            let measure = self.leaves[i].key.input.measure.clone();
+            Some(self.time_expr(product, &measure)?)
+        } else {
+            None
+        };
+        Ok(Some(self.parse_with_time(
+            product,
+            &sql,
+            "KPI filter",
+            time.as_ref(),
+        )?))
     }
 
     fn plain_frame(

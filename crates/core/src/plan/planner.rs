@@ -126,6 +126,10 @@ pub struct Planner<'a> {
     scopes: HashMap<String, ScopeSchema>,
     /// Whether a KPI of the query (or an input of one) reports every period.
     every_period: bool,
+    /// For each KPI that reports every period, its filter (product, SQL): the parts on
+    /// `metric_time` alone also select the periods it reports (MetricFlow filters the
+    /// time spine too).
+    every_period_filters: Vec<Option<(String, String)>>,
     /// KPI references expanded so far (see [`MAX_KPI_EXPANSIONS`]).
     expansions: usize,
     /// While planning an input with a `start of GRAIN` offset: that grain.
@@ -222,6 +226,7 @@ impl<'a> Planner<'a> {
             kpi_exprs: Vec::new(),
             scopes: HashMap::new(),
             every_period: false,
+            every_period_filters: Vec::new(),
             to_start: None,
             custom_shift: None,
             expansions: 0,
@@ -317,15 +322,6 @@ impl<'a> Planner<'a> {
         if let (true, Some(_), Some(range)) = (self.every_period, self.spine_grain(), self.spine_range) {
             let clip = self.calendar().or(bounds);
             combined = self.add_missing_periods(combined, self.query.grain, range, clip)?;
-            // Filters on metric_time alone select the added periods too.
-            if let (Some(sql), Some(leaf), Some(_)) = (self.query.filter.clone(), self.leaves.first(), self.query.grain)
-            {
-                let product = leaf.key.input.product.clone();
-                let on_period: Vec<Expr> = self.period_conjuncts(&product, &sql)?.into_iter().flatten().collect();
-                if let Some(f) = datafusion::logical_expr::utils::conjunction(on_period) {
-                    combined = combined.filter(f).map_err(CanaryError::plan)?;
-                }
-            }
         }
         if self.query.grain.is_some() {
             // Shifted inputs can bring periods from outside the range; keep it exact.
@@ -378,9 +374,11 @@ impl<'a> Planner<'a> {
     /// values empty. With other forms of `metric_time` in `by` (a coarser grain, a date
     /// part, a custom granularity), a row for each combination of them and the period that
     /// a day of the range has, within `clip` (the calendar's first and last day) when there
-    /// is one: a week across two months is the week in each month. `grain` is the query's.
+    /// is one: a week across two months is the week in each month. Filters on
+    /// `metric_time` alone select days too: a period is added when one of its days passes.
+    /// `grain` is the query's.
     fn add_missing_periods(
-        &self,
+        &mut self,
         combined: LogicalPlanBuilder,
         grain: Option<crate::model::Grain>,
         (lo, hi): (DateTime<Utc>, DateTime<Utc>),
@@ -388,8 +386,17 @@ impl<'a> Planner<'a> {
     ) -> Result<LogicalPlanBuilder> {
         use crate::model::Grain;
         let time_bys = self.metric_time_bys();
+        // The days the filters on metric_time alone select: `--where`'s, and those of the
+        // KPIs that report every period.
+        let mut selection = Vec::new();
+        if let (Some(sql), Some(leaf)) = (self.query.filter.clone(), self.leaves.first()) {
+            let product = leaf.key.input.product.clone();
+            selection.extend(self.period_conjuncts(&product, &sql)?.into_iter().flatten());
+        }
+        selection.extend(self.every_period_selection()?);
+        let selection = datafusion::logical_expr::utils::conjunction(selection);
         let unit = match grain {
-            Some(g) if time_bys.is_empty() => g,
+            Some(g) if time_bys.is_empty() && selection.is_none() => g,
             Some(g) => g.min(Grain::Day),
             None => Grain::Day,
         };
@@ -426,8 +433,12 @@ impl<'a> Planner<'a> {
                 projection.push(lit(null).alias(field.name()));
             }
         }
-        let missing = super::time::spine_plan(&rows)
-            .and_then(|b| b.project(keys))
+        let mut spine = super::time::spine_plan(&rows).map_err(CanaryError::plan)?;
+        if let Some(only) = selection {
+            spine = spine.filter(only).map_err(CanaryError::plan)?;
+        }
+        let missing = spine
+            .project(keys)
             .and_then(LogicalPlanBuilder::distinct)
             .and_then(|b| {
                 b.join_detailed(
@@ -444,6 +455,23 @@ impl<'a> Planner<'a> {
         LogicalPlanBuilder::from(combined)
             .union(missing)
             .map_err(CanaryError::plan)
+    }
+
+    /// The periods (over the spine's `period`) the KPIs that report every period select with
+    /// the parts of their filters on `metric_time` alone; `None` when one selects them all.
+    fn every_period_selection(&mut self) -> Result<Option<Expr>> {
+        let mut any = Vec::new();
+        for f in self.every_period_filters.clone() {
+            let Some((product, sql)) = f else {
+                return Ok(None);
+            };
+            let parts: Vec<Expr> = self.period_conjuncts(&product, &sql)?.into_iter().flatten().collect();
+            match datafusion::logical_expr::utils::conjunction(parts) {
+                Some(e) => any.push(e),
+                None => return Ok(None),
+            }
+        }
+        Ok(any.into_iter().reduce(Expr::or))
     }
 
     /// The expression of a KPI over the value columns, registering the leaves it needs.
@@ -466,6 +494,15 @@ impl<'a> Planner<'a> {
         }
         let float = |e: Expr| cast(e, DataType::Float64);
         self.every_period |= kpi.every_period;
+        if kpi.every_period {
+            let filter = match &kpi.body {
+                KpiBody::Simple { measure } | KpiBody::Cumulative { measure, .. } => {
+                    measure.filter.clone().map(|f| (measure.product.clone(), f))
+                }
+                _ => None,
+            };
+            self.every_period_filters.push(filter);
+        }
         // Leaves, ratios and conversions are a handful of nodes.
         const SMALL: usize = 8;
         Ok(match &kpi.body {

@@ -319,7 +319,19 @@ fn measure_input(
     if let Some(f) = filter {
         match ScopeSchema::new(project, product_id, &declared_schema) {
             Ok(scope) => {
-                let extras = crate::model::entity_metric_columns(f);
+                let mut extras = crate::model::entity_metric_columns(f);
+                // `metric_time`: the time of the row, when the measure has one.
+                let timed = product
+                    .measures
+                    .get(measure)
+                    .and_then(|m| product.measure_time_dimension(m));
+                if timed.is_some() && f.contains("metric_time") {
+                    use datafusion::arrow::datatypes::{DataType, TimeUnit};
+                    extras.push((
+                        "metric_time".to_owned(),
+                        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                    ));
+                }
                 let checked = scope.parse_with_extras(f, &extras).and_then(|e| {
                     let schema = scope.extended_schema(&extras)?;
                     crate::expr::check_boolean(&e, &schema, f)

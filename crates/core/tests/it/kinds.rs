@@ -365,6 +365,36 @@ async fn every_period_reports_periods_without_data() {
     );
 }
 
+/// A KPI filter on `metric_time` selects rows by their time and, for a KPI that reports
+/// every period, the periods it reports: a week is reported when one of its days passes.
+#[tokio::test]
+async fn a_filter_on_metric_time_selects_rows_and_reported_periods() {
+    let (_dir, e) = crate::fixture::engine_with_kpis(
+        "  - { id: revenue_from_feb_3, version: 1.0.0, type: simple, measure: orders.revenue, every_period: true, filter: \"metric_time >= '2024-02-03'\" }
+",
+    )
+    .await;
+    let q = |grain: Grain, from: &str, to: &str| canary_core::Query {
+        kpis: vec!["revenue_from_feb_3".into()],
+        grain: Some(grain),
+        from: canary_core::model::parse_instant(from).ok(),
+        to: canary_core::model::parse_instant(to).ok(),
+        tenant: Some("a".into()),
+        ..Default::default()
+    };
+    // Tenant a orders Feb 2 (40) and Feb 15 (50). Feb 2 fails the filter: no value, and
+    // Feb 1 and 2 are not reported.
+    assert_eq!(
+        crate::fixture::query_rows(&e, &q(Grain::Day, "2024-02-01", "2024-02-05")).await,
+        vec![r(&["2024-02-03", ""]), r(&["2024-02-04", ""])]
+    );
+    // The week of Jan 29 holds Feb 3 and 4: reported, without the Feb 2 order.
+    assert_eq!(
+        crate::fixture::query_rows(&e, &q(Grain::Week, "2024-01-22", "2024-02-19")).await,
+        vec![r(&["2024-01-29", ""]), r(&["2024-02-05", ""]), r(&["2024-02-12", "50"])]
+    );
+}
+
 #[tokio::test]
 async fn start_of_period_offsets_read_the_first_day() {
     let (_dir, e) = engine().await;
