@@ -415,13 +415,6 @@ fn conversion_spec(
             .get(key)
             .ok_or_else(|| format!("a conversion metric needs `{key}`"))?;
         let input: MeasureInput = serde_json::from_value(v.clone()).map_err(|e| format!("cannot read `{key}`: {e}"))?;
-        if let MeasureInput::Object {
-            join_to_timespine: Some(true),
-            ..
-        } = &input
-        {
-            return Err(format!("`join_to_timespine` on `{key}` is not supported yet"));
-        }
         let model = measures.model(input.name())?;
         let mut templates: Vec<String> = extra.to_vec();
         if let MeasureInput::Object { filter: Some(f), .. } = &input {
@@ -747,24 +740,72 @@ impl MetricKpis<'_> {
             .ok_or("a conversion metric needs `conversion_type_params`")?;
         let conversion = conversion_spec(self.manifest, self.measures, metric, params)?;
         let calculation = conversion.calculation;
-        // `fill_nulls_with` on the conversion measure: the count where there is none.
-        let fill = params
-            .get("conversion_measure")
-            .and_then(|m| m.get("fill_nulls_with"))
-            .filter(|v| !v.is_null());
-        let base_fill = params
-            .get("base_measure")
-            .and_then(|m| m.get("fill_nulls_with"))
-            .filter(|v| !v.is_null());
+        let measure_param = |key: &str, param: &str| {
+            params
+                .get(key)
+                .and_then(|m| m.get(param))
+                .filter(|v| !v.is_null())
+                .cloned()
+        };
+        // `join_to_timespine` on either measure: every period of the spine is reported.
+        let spine = ["base_measure", "conversion_measure"]
+            .iter()
+            .any(|m| measure_param(m, "join_to_timespine").and_then(|v| v.as_bool()) == Some(true));
+        let base_spine = measure_param("base_measure", "join_to_timespine").and_then(|v| v.as_bool()) == Some(true);
+        // `fill_nulls_with` on the base measure: a rate over no base events stays NULL (a
+        // division by zero), so only 0 changes nothing; a count never reads it.
+        if let Some(v) = measure_param("base_measure", "fill_nulls_with") {
+            let zero = number(&v)?.parse::<f64>().is_ok_and(|n| n == 0.0);
+            if !zero && calculation == crate::spec::ConversionCalculation::ConversionRate {
+                return Err(
+                    "a non-zero `fill_nulls_with` on the base measure of a conversion rate is not supported yet".into(),
+                );
+            }
+        }
+        let fill = measure_param("conversion_measure", "fill_nulls_with")
+            .map(|v| number(&v))
+            .transpose()?;
+        let base_measure = conversion.base.clone();
         let mut k = kpi(&metric.name, KpiType::Conversion);
         k.conversion = Some(conversion);
-        match (fill, calculation) {
-            (None, _) if base_fill.is_none() => Ok(k),
-            (Some(v), crate::spec::ConversionCalculation::Conversions) if base_fill.is_none() => {
-                Ok(filled(k, Some(number(v)?), out))
-            }
-            _ => Err("`fill_nulls_with` on the measures of a conversion rate is not supported yet".into()),
+        k.every_period = spine;
+        let Some(fill) = fill else {
+            return Ok(k);
+        };
+        // `fill_nulls_with` on the conversion measure: the conversions of a group that has
+        // base events and none converted. MetricFlow fills inside the metric's own rows, so
+        // beside other metrics a group without base events stays NULL (with the base measure
+        // joined to the time spine, a count is filled on every period).
+        let rate = calculation == crate::spec::ConversionCalculation::ConversionRate;
+        if rate && fill.parse::<f64>() != Ok(0.0) {
+            return Err(
+                "a non-zero `fill_nulls_with` on the conversion measure of a conversion rate is not supported yet"
+                    .into(),
+            );
         }
+        let name = std::mem::take(&mut k.id);
+        k.id = format!("{name}__input_0");
+        let mut base = kpi(&format!("{name}__input_1"), KpiType::Simple);
+        base.measure = Some(base_measure.measure);
+        base.filter = base_measure.filter;
+        let mut outer = kpi(&name, KpiType::Derived);
+        outer.every_period = spine;
+        outer.expr = Some(if base_spine && !rate {
+            format!("coalesce(value, {fill})")
+        } else {
+            format!("CASE WHEN base IS NULL OR base = 0 THEN NULL ELSE coalesce(value, {fill}) END")
+        });
+        outer.inputs = [("value", &k.id), ("base", &base.id)]
+            .into_iter()
+            .map(|(alias, id)| DerivedInput {
+                kpi: id.clone(),
+                alias: Some(alias.into()),
+                offset: None,
+            })
+            .collect();
+        out.push(k);
+        out.push(base);
+        Ok(outer)
     }
 }
 
