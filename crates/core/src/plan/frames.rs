@@ -140,7 +140,8 @@ impl Planner<'_> {
     /// Joins nest as MetricFlow's do: each joined product comes with the products joined
     /// through it, and a condition a deeper product has on an ancestor (equal partitions,
     /// validity at the root's time) is part of the join at that ancestor, so a deeper row
-    /// that does not match drops the whole path, not only itself.
+    /// that does not match drops the whole path, not only itself. Where other products are
+    /// joined through the same path, the conditioned one joins by a path of its own.
     pub(super) fn scan(&mut self, product: &str, needed: &BTreeSet<String>) -> Result<LogicalPlanBuilder> {
         let scope = self.scope(product)?.scope.clone();
         let members = scope.closure(needed);
@@ -183,46 +184,114 @@ impl Planner<'_> {
             b = b.project(columns).map_err(pe)?;
         }
         for c in children {
-            let sub = self.scan_subtree(root, scope, members, c)?;
-            let Some(join) = scope.members[c].join.clone() else {
-                return Err(CanaryError::internal("a joined member without a join"));
-            };
-            let keys = (
-                vec![entity_key(
-                    self.project,
-                    &member.product,
-                    &member.qualifier,
-                    &join.left_column,
-                    join.left_expr.as_deref(),
-                )?],
-                vec![entity_key(
-                    self.project,
-                    &scope.members[c].product,
-                    &scope.members[c].qualifier,
-                    &join.right_column,
-                    join.right_expr.as_deref(),
-                )?],
-            );
-            // The conditions of c and of the products joined through it that read this one.
-            let mut on = Vec::new();
-            for &d in members.iter().filter(|&&d| descends_from(scope, d, c)) {
-                on.extend(
-                    self.partition_matches(scope, d)
-                        .into_iter()
-                        .filter(|(at, _)| *at == i)
-                        .map(|(_, e)| e),
-                );
-                if i == 0
-                    && let Some(valid) = self.valid_at_root_time(root, &scope.members[d])?
-                {
-                    on.push(valid);
+            // A deeper product with a condition on this one (equal partitions, validity at
+            // the root's time) joins by its own path from here, as MetricFlow joins each
+            // model in its own subquery: a row of it that does not match then drops only
+            // itself, not the other products reached through the same path.
+            let mut split = Vec::new();
+            for &d in members.iter().filter(|&&d| d != c && descends_from(scope, d, c)) {
+                if self.has_condition_at(root, scope, d, i)? {
+                    split.push(d);
                 }
             }
-            b = b
-                .join_with_expr_keys(sub.build().map_err(pe)?, self.joins, keys, conjunction(on))
-                .map_err(pe)?;
+            let all = split.clone();
+            split.retain(|&d| !all.iter().any(|&a| a != d && descends_from(scope, d, a)));
+            // With nothing else joined through c but the path to them, they stay in one
+            // subquery with c, whose own columns MetricFlow reads from it too.
+            let on_path = |m: usize| split.iter().any(|&d| m != d && descends_from(scope, d, m));
+            let others = members.iter().any(|&m| {
+                descends_from(scope, m, c) && !on_path(m) && !split.iter().any(|&d| descends_from(scope, m, d))
+            });
+            if !others {
+                split.clear();
+            }
+            let main: Vec<usize> = members
+                .iter()
+                .copied()
+                .filter(|&m| !split.iter().any(|&d| descends_from(scope, m, d)))
+                .collect();
+            b = self.join_subtree(root, scope, &main, i, c, b)?;
+            for d in split {
+                // The path from c to d, its products named apart from the main path's.
+                let mut branch_scope = scope.clone();
+                let mut branch: Vec<usize> = members
+                    .iter()
+                    .copied()
+                    .filter(|&m| descends_from(scope, m, d))
+                    .collect();
+                let mut at = scope.members[d].join.as_ref().map(|j| j.parent);
+                while let Some(x) = at {
+                    if !descends_from(scope, x, c) {
+                        break;
+                    }
+                    let alias = format!("{}__to__{}", scope.members[x].qualifier, scope.members[d].qualifier);
+                    branch_scope.members[x].qualifier = alias;
+                    branch.push(x);
+                    at = scope.members[x].join.as_ref().map(|j| j.parent);
+                }
+                branch.sort_unstable();
+                b = self.join_subtree(root, &branch_scope, &branch, i, c, b)?;
+            }
         }
         Ok(b)
+    }
+
+    /// Whether member `d` has a condition on member `i`: equal partitions, or (at the root)
+    /// validity at the root's time.
+    fn has_condition_at(&mut self, root: &str, scope: &crate::model::Scope, d: usize, i: usize) -> Result<bool> {
+        Ok(self.partition_matches(scope, d).iter().any(|(at, _)| *at == i)
+            || (i == 0 && self.valid_at_root_time(root, &scope.members[d])?.is_some()))
+    }
+
+    /// `b` (member `i`'s rows) joined to child `c` with the members of `members` joined
+    /// through it, on c's entity and the conditions those members have on member `i`.
+    fn join_subtree(
+        &mut self,
+        root: &str,
+        scope: &crate::model::Scope,
+        members: &[usize],
+        i: usize,
+        c: usize,
+        b: LogicalPlanBuilder,
+    ) -> Result<LogicalPlanBuilder> {
+        let member = &scope.members[i];
+        let sub = self.scan_subtree(root, scope, members, c)?;
+        let Some(join) = scope.members[c].join.clone() else {
+            return Err(CanaryError::internal("a joined member without a join"));
+        };
+        let keys = (
+            vec![entity_key(
+                self.project,
+                &member.product,
+                &member.qualifier,
+                &join.left_column,
+                join.left_expr.as_deref(),
+            )?],
+            vec![entity_key(
+                self.project,
+                &scope.members[c].product,
+                &scope.members[c].qualifier,
+                &join.right_column,
+                join.right_expr.as_deref(),
+            )?],
+        );
+        // The conditions of c and of the products joined through it that read this one.
+        let mut on = Vec::new();
+        for &d in members.iter().filter(|&&d| descends_from(scope, d, c)) {
+            on.extend(
+                self.partition_matches(scope, d)
+                    .into_iter()
+                    .filter(|(at, _)| *at == i)
+                    .map(|(_, e)| e),
+            );
+            if i == 0
+                && let Some(valid) = self.valid_at_root_time(root, &scope.members[d])?
+            {
+                on.push(valid);
+            }
+        }
+        b.join_with_expr_keys(sub.build().map_err(pe)?, self.joins, keys, conjunction(on))
+            .map_err(pe)
     }
 
     /// For a product with history, the rows valid at the root product's time:
