@@ -176,7 +176,11 @@ impl Planner<'_> {
         // conversion counts once, for the latest base event before it.
         let conv_value = self.measure_value(&conversion.product, &conv_measure)?;
         let conv_filter = self.leaf_filter(&conversion.product, hits_leaf)?;
-        let conv_time = self.time_expr(&conversion.product, &conversion.measure)?;
+        // Base and conversion times compare at the coarser of their declared granularities
+        // (a conversion recorded by month matches the base events of its month).
+        let (conv_time, conv_granularity) = self.recorded_time(&conversion.product, &conversion.measure)?;
+        let base_granularity = self.recorded_time(&base.product, &base.measure)?.1;
+        let compare_at = conv_granularity.max(base_granularity);
         let mut needed = BTreeSet::new();
         for e in conv_filter
             .iter()
@@ -190,6 +194,7 @@ impl Planner<'_> {
             c = c.filter(f).map_err(pe)?;
         }
         if let Some(lo) = range_lo {
+            let lo = compare_at.map_or(lo, |g| g.truncate(lo));
             c = c.filter(conv_time.clone().gt_eq(ts_lit(lo))).map_err(pe)?;
         }
         if let (Some(hi), Some(w)) = (range_hi, window) {
@@ -224,9 +229,13 @@ impl Planner<'_> {
             .build()
             .map_err(pe)?;
         // A conversion at or after the base event and less than the window after it.
-        let mut within = ident("_ct").gt_eq(ident("_bt"));
+        let at = |column: &str| match compare_at {
+            Some(g) => super::time::truncate(g, ident(column)),
+            None => ident(column),
+        };
+        let mut within = at("_ct").gt_eq(at("_bt"));
         if let Some(w) = window {
-            within = within.and(ident("_ct").lt(super::time::shift_expr(ident("_bt"), &[*w])));
+            within = within.and(at("_ct").lt(super::time::shift_expr(at("_bt"), &[*w])));
         }
         for i in 0..conv_props.len() {
             within = within.and(ident(format!("_p{i}")).eq(ident(format!("_cp{i}"))));

@@ -434,12 +434,25 @@ impl Planner<'_> {
                 "grain `{g}` is finer than `{product}.{name}`, which is recorded by {fine}"
             )));
         }
+        Ok(self.recorded_time(product, measure)?.0)
+    }
+
+    /// The UTC time a measure aggregates over, whatever the grain, with the granularity its
+    /// time dimension declares.
+    pub(super) fn recorded_time(&mut self, product: &str, measure: &str) -> Result<(Expr, Option<Grain>)> {
+        let p = &self.project.products[product];
+        let Some(name) = p.measure_time_dimension(&p.measures[measure]).map(str::to_owned) else {
+            return Err(CanaryError::query(format!(
+                "`{product}.{measure}` has no time dimension"
+            )));
+        };
+        let granularity = p.dimensions[&name].granularity;
         let project = self.project;
         let d = self
             .scope(product)?
             .dimension(project, &format!("{product}.{name}"))
             .map_err(|e| CanaryError::internal(e.to_string()))?;
-        Ok(ts(d.expr))
+        Ok((ts(d.expr), granularity))
     }
 
     pub(super) fn measure_value(&mut self, product: &str, measure: &Measure) -> Result<Expr> {
