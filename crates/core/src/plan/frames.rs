@@ -485,9 +485,13 @@ impl Planner<'_> {
     /// The conjuncts of the filter `sql`, each over `period` when it reads `metric_time` and
     /// nothing else (`None` otherwise).
     pub(super) fn period_conjuncts(&mut self, product: &str, sql: &str) -> Result<Vec<Option<Expr>>> {
+        // Columns of KPIs per entity (`Metric(...)` filters) parse too; they are not
+        // conjuncts on metric_time alone.
+        let mut extras = super::entity_metric_columns(sql);
+        extras.push((super::planner::METRIC_TIME.to_owned(), super::time::ts_type()));
         let raw = self
             .scope(product)?
-            .parse_with_extra(sql, super::planner::METRIC_TIME, super::time::ts_type())
+            .parse_with_extras(sql, &extras)
             .map_err(|e| CanaryError::query(format!("--where: {e}")))?;
         split_conjunction_owned(raw)
             .into_iter()
