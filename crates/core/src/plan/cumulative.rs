@@ -143,7 +143,7 @@ impl Planner<'_> {
         leaves: &[usize],
         shifts: &[CalendarDuration],
         window: CumulativeWindow,
-        agg: PeriodAgg,
+        (agg, every_day): (PeriodAgg, bool),
         to_start: Option<Grain>,
     ) -> Result<Frame> {
         // Grouped by a custom granularity of metric_time instead of a grain: per day, then
@@ -260,6 +260,11 @@ impl Planner<'_> {
             .join_on(projected.build().map_err(pe)?, JoinType::Inner, on)
             .and_then(|b| b.aggregate(group, daily))
             .map_err(pe)?;
+        if every_day {
+            // Days without data are candidates too, with no value (MetricFlow joins the
+            // daily values to the time spine before it picks).
+            b = with_every_period(b, &rows)?;
+        }
         if let Some(g) = to_start {
             b = to_start_of(b, bucket, g, out_range)?;
         }
@@ -417,4 +422,36 @@ fn to_start_of(
     )
     .and_then(|j| j.project(projection))
     .map_err(pe)
+}
+
+/// `b` (with a `period` column) and a row for each period of `rows` it has none for, its
+/// other columns empty.
+fn with_every_period(b: LogicalPlanBuilder, rows: &[SpineRow]) -> Result<LogicalPlanBuilder> {
+    let b = b.build().map_err(pe)?;
+    let present = LogicalPlanBuilder::from(b.clone())
+        .project(vec![ident(PERIOD_COLUMN).alias("_present")])
+        .and_then(LogicalPlanBuilder::build)
+        .map_err(pe)?;
+    let mut projection = Vec::new();
+    for field in b.schema().fields() {
+        if field.name() == PERIOD_COLUMN {
+            projection.push(ident(PERIOD_COLUMN));
+        } else {
+            let null = datafusion::common::ScalarValue::try_from(field.data_type()).map_err(pe)?;
+            projection.push(lit(null).alias(field.name()));
+        }
+    }
+    let missing = spine_plan(rows)
+        .and_then(|s| {
+            s.join(
+                present,
+                JoinType::LeftAnti,
+                (vec![PERIOD_COLUMN], vec!["_present"]),
+                None,
+            )
+        })
+        .and_then(|s| s.project(projection))
+        .and_then(LogicalPlanBuilder::build)
+        .map_err(pe)?;
+    LogicalPlanBuilder::from(b).union(missing).map_err(pe)
 }

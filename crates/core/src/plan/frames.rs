@@ -36,6 +36,8 @@ enum FrameKey {
         shifts: Vec<CalendarDuration>,
         window: CumulativeWindow,
         period_agg: Option<PeriodAgg>,
+        /// Every day of the spine is a candidate for the period pick.
+        every_day: bool,
         /// A `start of GRAIN` offset: each period reads the value at the start of its GRAIN.
         to_start: Option<Grain>,
     },
@@ -77,7 +79,7 @@ impl Planner<'_> {
                     custom_shift: custom_shift.clone(),
                 },
                 // Daily values reported per period, queried without a grain: the total.
-                LeafKind::Cumulative(_, Some(_))
+                LeafKind::Cumulative(_, Some(_), _)
                     if self.query.grain.is_none() && self.custom_period_day().is_none() =>
                 {
                     FrameKey::Plain {
@@ -88,12 +90,13 @@ impl Planner<'_> {
                         custom_shift: custom_shift.clone(),
                     }
                 }
-                LeafKind::Cumulative(window, period_agg) => FrameKey::Cumulative {
+                LeafKind::Cumulative(window, period_agg, every_day) => FrameKey::Cumulative {
                     product: input.product.clone(),
                     time,
                     shifts,
                     window: *window,
                     period_agg: *period_agg,
+                    every_day: *every_day,
                     to_start,
                 },
                 LeafKind::ConversionBase(k) | LeafKind::ConversionHits(k) => {
@@ -126,9 +129,17 @@ impl Planner<'_> {
                     shifts,
                     window,
                     period_agg: Some(agg),
+                    every_day,
                     to_start,
                     ..
-                } => frames.push(self.daily_cumulative_frame(&product, &leaves, &shifts, window, agg, to_start)?),
+                } => frames.push(self.daily_cumulative_frame(
+                    &product,
+                    &leaves,
+                    &shifts,
+                    window,
+                    (agg, every_day),
+                    to_start,
+                )?),
                 FrameKey::Conversion { kpi, shifts } => frames.extend(self.conversion_frames(&kpi, &leaves, &shifts)?),
             }
         }

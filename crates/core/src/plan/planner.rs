@@ -57,7 +57,9 @@ impl From<&MeasureInput> for LeafInput {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) enum LeafKind {
     Plain,
-    Cumulative(CumulativeWindow, Option<PeriodAgg>),
+    /// With a period pick, whether every day of the spine is a candidate (the KPI reports
+    /// every period), not only the days with data.
+    Cumulative(CumulativeWindow, Option<PeriodAgg>, bool),
     /// Base events of a conversion KPI (its id).
     ConversionBase(String),
     /// Converted events of a conversion KPI (its id).
@@ -517,7 +519,11 @@ impl<'a> Planner<'a> {
                 window,
                 period_agg,
             } => (
-                self.leaf(measure.into(), shifts, LeafKind::Cumulative(*window, *period_agg)),
+                self.leaf(
+                    measure.into(),
+                    shifts,
+                    LeafKind::Cumulative(*window, *period_agg, kpi.every_period),
+                ),
                 SMALL,
             ),
             KpiBody::Conversion {
