@@ -639,6 +639,9 @@ impl Planner<'_> {
         let values: Vec<String> = leaves.iter().map(|&i| self.leaves[i].column.clone()).collect();
         let first = self.leaves[leaves[0]].key.input.measure.clone();
         let row_shift = self.shifts_rows(shifts);
+        // `start of G` at grain G is the period itself, as in MetricFlow (a month starts
+        // its month): its whole value, not its first day's.
+        let to_start = to_start.filter(|g| self.query.grain != Some(*g));
         // Shifted periods: filters on metric_time alone select output periods.
         let defer = !shifts.is_empty() && !row_shift && self.query.grain.is_some();
         let Rows {
