@@ -176,11 +176,14 @@ impl Planner<'_> {
         // conversion counts once, for the latest base event before it.
         let conv_value = self.measure_value(&conversion.product, &conv_measure)?;
         let conv_filter = self.leaf_filter(&conversion.product, hits_leaf)?;
-        // Base and conversion times compare at the coarser of their declared granularities
-        // (a conversion recorded by month matches the base events of its month).
+        // A time recorded coarser than a day (by month) compares with the other at that
+        // granularity: a conversion recorded by month matches the base events of its month.
+        // Otherwise times compare as read.
         let (conv_time, conv_granularity) = self.recorded_time(&conversion.product, &conversion.measure)?;
         let base_granularity = self.recorded_time(&base.product, &base.measure)?.1;
-        let compare_at = conv_granularity.max(base_granularity);
+        let compare_at = conv_granularity
+            .max(base_granularity)
+            .filter(|g| *g > crate::model::Grain::Day);
         let mut needed = BTreeSet::new();
         for e in conv_filter
             .iter()

@@ -195,13 +195,13 @@ impl Planner<'_> {
             b = b.project(columns).map_err(pe)?;
         }
         for c in children {
-            // A deeper product with a condition on this one (equal partitions, validity at
-            // the root's time) joins by its own path from here, as MetricFlow joins each
+            // A deeper product partitioned like this one joins by its own path from here
+            // (validity at the root's time keeps dropping the whole path), as MetricFlow joins each
             // model in its own subquery: a row of it that does not match then drops only
             // itself, not the other products reached through the same path.
             let mut split = Vec::new();
             for &d in members.iter().filter(|&&d| d != c && descends_from(scope, d, c)) {
-                if self.has_condition_at(root, scope, d, i)? {
+                if self.has_condition_at(scope, d, i) {
                     split.push(d);
                 }
             }
@@ -247,11 +247,9 @@ impl Planner<'_> {
         Ok(b)
     }
 
-    /// Whether member `d` has a condition on member `i`: equal partitions, or (at the root)
-    /// validity at the root's time.
-    fn has_condition_at(&mut self, root: &str, scope: &crate::model::Scope, d: usize, i: usize) -> Result<bool> {
-        Ok(self.partition_matches(scope, d).iter().any(|(at, _)| *at == i)
-            || (i == 0 && self.valid_at_root_time(root, &scope.members[d])?.is_some()))
+    /// Whether member `d` has a partition condition on member `i`.
+    fn has_condition_at(&self, scope: &crate::model::Scope, d: usize, i: usize) -> bool {
+        self.partition_matches(scope, d).iter().any(|(at, _)| *at == i)
     }
 
     /// `b` (member `i`'s rows) joined to child `c` with the members of `members` joined
