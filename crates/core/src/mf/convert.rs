@@ -682,10 +682,56 @@ impl MetricKpis<'_> {
             let alias = alias.or_else(|| (id != input.name()).then(|| input.name().to_owned()));
             inputs.push(DerivedInput { kpi: id, alias, offset });
         }
+        let expr = self.only_where_inputs_are(expr, &mut inputs)?;
         let mut k = kpi(&self.metric.name, KpiType::Derived);
         k.expr = Some(expr);
         k.inputs = inputs;
         Ok(k)
+    }
+
+    /// MetricFlow fills an input's `fill_nulls_with` inside the derived metric, on the rows
+    /// its inputs have: beside other metrics, a row none of its inputs has stays NULL. With
+    /// a filled input (not joined to the time spine), `expr` becomes NULL where every input
+    /// is missing; a filled input is missing where its unfilled KPI is.
+    fn only_where_inputs_are(
+        &self,
+        expr: String,
+        inputs: &mut Vec<DerivedInput>,
+    ) -> std::result::Result<String, String> {
+        let metric = |name: &str| self.manifest.metrics.iter().find(|m| m.name == name);
+        let mut filled_any = false;
+        let mut missing = Vec::new();
+        let mut extra = Vec::new();
+        for (n, input) in inputs.iter().enumerate() {
+            let Some(m) = metric(&input.kpi) else {
+                // A hidden KPI (a filtered input): its presence is its value.
+                missing.push(format!("{} IS NULL", input.alias.as_deref().unwrap_or(&input.kpi)));
+                continue;
+            };
+            if joins_time_spine(m) {
+                return Ok(expr);
+            }
+            if fill_nulls_with(m)?.is_some() {
+                filled_any = true;
+                let alias = format!("present_{n}");
+                missing.push(format!("{alias} IS NULL"));
+                extra.push(DerivedInput {
+                    kpi: format!("{}__input_0", m.name),
+                    alias: Some(alias),
+                    offset: input.offset.clone(),
+                });
+            } else {
+                missing.push(format!("{} IS NULL", input.alias.as_deref().unwrap_or(&input.kpi)));
+            }
+        }
+        if !filled_any {
+            return Ok(expr);
+        }
+        inputs.extend(extra);
+        Ok(format!(
+            "CASE WHEN {} THEN NULL ELSE ({expr}) END",
+            missing.join(" AND ")
+        ))
     }
 
     /// MetricFlow aggregates cumulative values per day, then picks one per period
