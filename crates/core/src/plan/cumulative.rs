@@ -268,8 +268,31 @@ impl Planner<'_> {
         if let Some(g) = to_start {
             b = to_start_of(b, bucket, g, out_range)?;
         }
+        // An offset finer than the grain (2 days by month) moves the daily values, before
+        // each period picks among its days, as MetricFlow does.
+        let day_shift = per_period && !shifts.is_empty() && shifts.iter().any(|d| d.unit < grain);
+        if day_shift {
+            if let Some(d) = shifts.iter().find(|d| d.unit < bucket) {
+                return Err(CanaryError::query(format!(
+                    "an offset of {d} on a cumulative value computed per {bucket} is not supported yet"
+                )));
+            }
+            let moved: Vec<Expr> = b
+                .schema()
+                .columns()
+                .into_iter()
+                .map(|c| {
+                    if c.name == PERIOD_COLUMN {
+                        super::time::shift_expr(ident(PERIOD_COLUMN), shifts).alias(PERIOD_COLUMN)
+                    } else {
+                        Expr::Column(c)
+                    }
+                })
+                .collect();
+            b = b.project(moved).map_err(pe)?;
+        }
         // Filters on metric_time select days; a shifted value's, the days it is shifted to.
-        let (deferred, after_shift) = if shifts.is_empty() {
+        let (deferred, after_shift) = if shifts.is_empty() || day_shift {
             (deferred, None)
         } else {
             (None, deferred)
@@ -309,8 +332,12 @@ impl Planner<'_> {
         out.extend(self.query.by.iter().map(ident));
         out.extend(values.iter().map(ident));
         let b = b.project(out).map_err(pe)?;
-        self.whole_period_shifts(shifts, "cumulative")?;
-        let mut b = self.shifted(b, shifts, &values)?;
+        let mut b = if day_shift {
+            b
+        } else {
+            self.whole_period_shifts(shifts, "cumulative")?;
+            self.shifted(b, shifts, &values)?
+        };
         if let Some(f) = after_shift {
             b = b.filter(f).map_err(pe)?;
         }
