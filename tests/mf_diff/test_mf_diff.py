@@ -19,8 +19,8 @@ import run  # noqa: E402
 #: The sample `make test` runs: fixed seed, about two minutes.
 QUERIES = 600
 SEED = 20261206
-#: The agreement this sample has reached (89.4% on 2026-12-06; a ratchet: raise it as fixes land, never lower it).
-FLOOR = 0.89
+#: The agreement this sample has reached (95.9% on 2026-12-06; a ratchet: raise it as fixes land, never lower it).
+FLOOR = 0.95
 #: The cases `canary-conformance` keeps passing (MetricFlow's YAML form of the manifests).
 ROOT_PASSING = run.ROOT / "crates" / "conformance" / "passing" / "metricflow_yaml.txt"
 
