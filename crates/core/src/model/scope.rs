@@ -142,18 +142,8 @@ impl ScopeSchema {
         })
     }
 
-    /// Like [`Self::parse`], with one more unqualified column `name` of type `data_type`
-    /// (left in the expression for the caller to replace).
-    pub fn parse_with_extra(
-        &self,
-        sql: &str,
-        name: &str,
-        data_type: datafusion::arrow::datatypes::DataType,
-    ) -> Result<Expr, ExprError> {
-        self.parse_with_extras(sql, &[(name.to_owned(), data_type)])
-    }
-
-    /// Like [`Self::parse_with_extra`], with several extra columns.
+    /// Like [`Self::parse`], with extra unqualified columns `(name, type)` (left in the
+    /// expression for the caller to replace).
     pub fn parse_with_extras(
         &self,
         sql: &str,
