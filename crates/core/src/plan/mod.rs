@@ -4,6 +4,7 @@ mod aggregate;
 mod conversion;
 mod cumulative;
 mod dimensions;
+mod every_period;
 mod exact_sum;
 mod frames;
 mod planner;

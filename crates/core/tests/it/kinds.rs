@@ -365,6 +365,18 @@ async fn every_period_reports_periods_without_data() {
     );
 }
 
+/// One KPI for tenant a at `grain` over `[from, to)`.
+fn tenant_a_range(kpi: &str, grain: Grain, from: &str, to: &str) -> canary_core::Query {
+    canary_core::Query {
+        kpis: vec![kpi.into()],
+        grain: Some(grain),
+        from: canary_core::model::parse_instant(from).ok(),
+        to: canary_core::model::parse_instant(to).ok(),
+        tenant: Some("a".into()),
+        ..Default::default()
+    }
+}
+
 /// A KPI filter on `metric_time` selects rows by their time and, for a KPI that reports
 /// every period, the periods it reports: a week is reported when one of its days passes.
 #[tokio::test]
@@ -374,14 +386,7 @@ async fn a_filter_on_metric_time_selects_rows_and_reported_periods() {
 ",
     )
     .await;
-    let q = |grain: Grain, from: &str, to: &str| canary_core::Query {
-        kpis: vec!["revenue_from_feb_3".into()],
-        grain: Some(grain),
-        from: canary_core::model::parse_instant(from).ok(),
-        to: canary_core::model::parse_instant(to).ok(),
-        tenant: Some("a".into()),
-        ..Default::default()
-    };
+    let q = |grain, from, to| tenant_a_range("revenue_from_feb_3", grain, from, to);
     // Tenant a orders Feb 2 (40) and Feb 15 (50). Feb 2 fails the filter: no value, and
     // Feb 1 and 2 are not reported.
     assert_eq!(
@@ -400,14 +405,7 @@ async fn start_of_period_offsets_read_the_first_day() {
     let (_dir, e) = engine().await;
     // Tenant a: Mar 1 has 60; Jan 1 and Feb 1 have no orders. Each day takes its month's
     // first day; each week (starting in March) the same.
-    let at = |grain, from: &str, to: &str| canary_core::Query {
-        kpis: vec!["revenue_month_start".into()],
-        grain: Some(grain),
-        from: canary_core::model::parse_instant(from).ok(),
-        to: canary_core::model::parse_instant(to).ok(),
-        tenant: Some("a".into()),
-        ..Default::default()
-    };
+    let at = |grain, from, to| tenant_a_range("revenue_month_start", grain, from, to);
     assert_eq!(
         crate::fixture::query_rows(&e, &at(Grain::Day, "2024-02-27", "2024-03-04")).await,
         vec![
